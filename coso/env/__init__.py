@@ -1,0 +1,1 @@
+"""Environments: the action grammar, tasks, the simulated phone, real devices and the environment pool."""

@@ -1,0 +1,242 @@
+"""The action space and the AutoUI text grammar, both ways: actions to model text and model text to actions.
+
+AutoUI writes, for example::
+
+    Action Plan: [DUAL_POINT,TYPE,PRESS_ENTER,STATUS_TASK_COMPLETE] ; Action Decision: "action_type": "DUAL_POINT", "touch_point": "[0.1941, 0.6172]", "lift_point": "[0.1941, 0.6172]", "typed_text": ""
+
+Points are normalised to [0, 1] and written ``[y, x]``; the parser reverses them to ``(x, y)``.
+``IDLE`` is this project's spelling of the internal Idle type (AutoUI never writes it).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+# Taps whose touch and lift points are closer than this (in normalised screen units) are taps, not swipes.
+TAP_DISTANCE_THRESHOLD = 0.04
+POINT_DECIMALS = 4
+
+
+class ActionType(enum.IntEnum):
+    """The eight action classes of the DigiRL / CoSo action space (the causal model's labels)."""
+
+    Idle = 0
+    DualPoint = 1
+    Type = 2
+    GoBack = 3
+    GoHome = 4
+    Enter = 5
+    TaskComplete = 6
+    TaskImpossible = 7
+
+    @property
+    def autoui_name(self) -> str:
+        """The spelling AutoUI uses for this type in its output."""
+        return _TYPE_TO_AUTOUI[self]
+
+    @classmethod
+    def from_autoui(cls, name: str) -> "ActionType | None":
+        """The type AutoUI spells ``name``, or None when it is not an AutoUI type name."""
+        return _AUTOUI_TO_TYPE.get(name.strip().upper())
+
+
+_TYPE_TO_AUTOUI = {
+    ActionType.Idle: "IDLE",
+    ActionType.DualPoint: "DUAL_POINT",
+    ActionType.Type: "TYPE",
+    ActionType.GoBack: "PRESS_BACK",
+    ActionType.GoHome: "PRESS_HOME",
+    ActionType.Enter: "PRESS_ENTER",
+    ActionType.TaskComplete: "STATUS_TASK_COMPLETE",
+    ActionType.TaskImpossible: "TASK_IMPOSSIBLE",
+}
+_AUTOUI_TO_TYPE = {name: action_type for action_type, name in _TYPE_TO_AUTOUI.items()}
+NUM_ACTION_TYPES = len(ActionType)
+
+
+def _round_point(point: tuple[float, float] | None) -> tuple[float, float] | None:
+    if point is None:
+        return None
+    return (round(float(point[0]), POINT_DECIMALS), round(float(point[1]), POINT_DECIMALS))
+
+
+@dataclass(frozen=True)
+class Action:
+    """One executable phone action; points are normalised ``(x, y)`` in [0, 1], rounded to 4 decimals."""
+
+    type: ActionType
+    touch_point: tuple[float, float] | None = None
+    lift_point: tuple[float, float] | None = None
+    typed_text: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", ActionType(self.type))
+        if self.type == ActionType.DualPoint:
+            if self.touch_point is None:
+                raise ValueError("a DualPoint action needs a touch_point")
+            lift = self.lift_point if self.lift_point is not None else self.touch_point
+            object.__setattr__(self, "touch_point", _round_point(self.touch_point))
+            object.__setattr__(self, "lift_point", _round_point(lift))
+        else:
+            object.__setattr__(self, "touch_point", None)
+            object.__setattr__(self, "lift_point", None)
+        if self.type != ActionType.Type:
+            object.__setattr__(self, "typed_text", "")
+
+    @classmethod
+    def tap(cls, x: float, y: float) -> "Action":
+        """A tap at normalised ``(x, y)``."""
+        return cls(ActionType.DualPoint, (x, y), (x, y))
+
+    @classmethod
+    def swipe(cls, start: tuple[float, float], end: tuple[float, float]) -> "Action":
+        """A swipe from ``start`` to ``end`` (normalised ``(x, y)``)."""
+        return cls(ActionType.DualPoint, start, end)
+
+    @classmethod
+    def type_text(cls, text: str) -> "Action":
+        """Type ``text`` into the focused field."""
+        return cls(ActionType.Type, typed_text=text)
+
+    @property
+    def is_tap(self) -> bool:
+        """True for a DualPoint whose touch and lift points (almost) coincide."""
+        return self.type == ActionType.DualPoint and self.swipe_length < TAP_DISTANCE_THRESHOLD
+
+    @property
+    def is_swipe(self) -> bool:
+        """True for a DualPoint that moves."""
+        return self.type == ActionType.DualPoint and not self.is_tap
+
+    @property
+    def swipe_length(self) -> float:
+        """Distance between touch and lift points (0 for non-DualPoint actions)."""
+        if self.touch_point is None or self.lift_point is None:
+            return 0.0
+        return math.dist(self.touch_point, self.lift_point)
+
+    @property
+    def ends_episode(self) -> bool:
+        """True for the status actions that end an episode."""
+        return self.type in (ActionType.TaskComplete, ActionType.TaskImpossible)
+
+
+@dataclass(frozen=True)
+class ParsedAction:
+    """The result of parsing model text: an action, or ``action=None`` with the reason it is invalid."""
+
+    action: Action | None
+    reason: str = ""
+    plan: tuple[str, ...] = field(default=())
+
+    @property
+    def valid(self) -> bool:
+        """True when the text held an executable action."""
+        return self.action is not None
+
+
+def _format_point(point: tuple[float, float] | None) -> str:
+    if point is None:
+        return "[-1.0, -1.0]"
+    x, y = point
+    return f"[{y:.{POINT_DECIMALS}f}, {x:.{POINT_DECIMALS}f}]"
+
+
+def format_action(action: Action, plan: Sequence[str | ActionType] | None = None) -> str:
+    """Write ``action`` as AutoUI output text, with its Action Plan preamble (default: this action, then done)."""
+    if plan is None:
+        plan = [action.type] if action.ends_episode else [action.type, ActionType.TaskComplete]
+    plan_names = [p.autoui_name if isinstance(p, ActionType) else str(p) for p in plan]
+    return (
+        f"Action Plan: [{','.join(plan_names)}] ; Action Decision: "
+        f'"action_type": "{action.type.autoui_name}", '
+        f'"touch_point": "{_format_point(action.touch_point)}", '
+        f'"lift_point": "{_format_point(action.lift_point)}", '
+        f'"typed_text": {json.dumps(action.typed_text, ensure_ascii=False)}'
+    )
+
+
+_DECISION_MARKER = "Action Decision:"
+_PLAN_RE = re.compile(r"Action Plan:\s*\[([^\]]*)\]")
+_TYPE_RE = re.compile(r'"action_type"\s*:\s*"([^"]*)"')
+_POINT_RE = {
+    "touch_point": re.compile(r'"touch_point"\s*:\s*"\[([^\]]*)\]"'),
+    "lift_point": re.compile(r'"lift_point"\s*:\s*"\[([^\]]*)\]"'),
+}
+_TEXT_RE = re.compile(r'"typed_text"\s*:\s*("(?:[^"\\]|\\.)*")', re.DOTALL)
+
+
+def _parse_point(body: str) -> tuple[float, float] | str:
+    """Parse ``"y, x"`` into normalised ``(x, y)``; a string is the reason it failed."""
+    parts = [p.strip() for p in body.split(",")]
+    if len(parts) != 2:
+        return f"a point needs 2 numbers, got {len(parts)}"
+    try:
+        y, x = float(parts[0]), float(parts[1])
+    except ValueError:
+        return f"a point coordinate is not a number: [{body}]"
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return f"a point coordinate is not finite: [{body}]"
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        return f"a point lies outside the screen [0, 1]: [{body}]"
+    return (x, y)
+
+
+def parse_action(text: str) -> ParsedAction:
+    """Parse AutoUI model text into an action; never raises, and says why when the text is invalid."""
+    try:
+        return _parse_action(text)
+    except Exception as error:  # a parser bug must never crash a rollout
+        return ParsedAction(None, f"parser error: {type(error).__name__}: {error}")
+
+
+def _parse_action(text: str) -> ParsedAction:
+    if not isinstance(text, str):
+        return ParsedAction(None, f"expected text, got {type(text).__name__}")
+    plan_match = _PLAN_RE.search(text)
+    plan = tuple(p.strip() for p in plan_match.group(1).split(",") if p.strip()) if plan_match else ()
+    marker = text.find(_DECISION_MARKER)
+    if marker < 0:
+        return ParsedAction(None, "no 'Action Decision:' in the text", plan)
+    decision = text[marker + len(_DECISION_MARKER):]
+    type_match = _TYPE_RE.search(decision)
+    if type_match is None:
+        return ParsedAction(None, "no \"action_type\" field", plan)
+    action_type = ActionType.from_autoui(type_match.group(1))
+    if action_type is None:
+        return ParsedAction(None, f"unknown action_type {type_match.group(1)!r}", plan)
+    if action_type == ActionType.DualPoint:
+        points = {}
+        for name, pattern in _POINT_RE.items():
+            match = pattern.search(decision)
+            if match is None:
+                if name == "lift_point" and "touch_point" in points:
+                    points[name] = points["touch_point"]
+                    continue
+                return ParsedAction(None, f"DUAL_POINT without a {name}", plan)
+            point = _parse_point(match.group(1))
+            if isinstance(point, str):
+                return ParsedAction(None, f"{name}: {point}", plan)
+            points[name] = point
+        return ParsedAction(Action(action_type, points["touch_point"], points["lift_point"]), "", plan)
+    if action_type == ActionType.Type:
+        text_match = _TEXT_RE.search(decision)
+        if text_match is None:
+            return ParsedAction(None, "TYPE without a \"typed_text\" string", plan)
+        try:
+            typed = json.loads(text_match.group(1))
+        except ValueError as error:
+            return ParsedAction(None, f"typed_text is not a valid string literal: {error}", plan)
+        return ParsedAction(Action.type_text(typed), "", plan)
+    return ParsedAction(Action(action_type), "", plan)
+
+
+def build_prompt(task: str, previous_action: str | None = None) -> str:
+    """The AutoUI prompt: the previous action (in the output grammar) and the goal, closed by ``</s>``."""
+    previous = previous_action.strip() if previous_action else "None"
+    return f"Previous Actions: {previous} Goal: {task}</s>"

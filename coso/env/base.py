@@ -1,0 +1,194 @@
+"""The environment interfaces shared by the simulated phone and real emulators, and the episode rules.
+
+A ``Device`` is a phone that can be touched and photographed; a ``Judge`` says whether a task is done;
+``PhoneEnv`` combines them with the AutoUI action grammar and the episode rules of the reference
+(reward 1 on success, an unparseable action ends the episode, a step limit per task set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from PIL import Image
+
+from coso.env.actions import Action, ActionType, ParsedAction, build_prompt, parse_action
+from coso.errors import ConfigError
+
+if TYPE_CHECKING:
+    from coso.env.tasks import Task
+
+
+@runtime_checkable
+class Device(Protocol):
+    """Low-level phone control, implemented by the simulator and by the Appium-driven emulator."""
+
+    def reset(self, seed: int) -> None:
+        """Return to the home screen with a fresh, seeded state."""
+
+    def screenshot(self) -> Image.Image:
+        """The current screen as an RGB image."""
+
+    def window_size(self) -> tuple[int, int]:
+        """Screen ``(width, height)`` in pixels."""
+
+    def tap(self, x: float, y: float) -> None:
+        """Tap at normalised ``(x, y)``."""
+
+    def swipe(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        """Swipe from normalised ``(x0, y0)`` to ``(x1, y1)``."""
+
+    def type_text(self, text: str) -> None:
+        """Type into the focused field."""
+
+    def press_back(self) -> None:
+        """The Android Back key."""
+
+    def press_home(self) -> None:
+        """The Android Home key."""
+
+    def press_enter(self) -> None:
+        """The Enter key."""
+
+    def close(self) -> None:
+        """Release the device's resources."""
+
+    def privileged_state(self) -> object | None:
+        """The simulator's internal state for scripted experts; None on real devices."""
+
+
+class Judge(Protocol):
+    """Decides whether a task is accomplished, after every step."""
+
+    def reset(self, task: "Task") -> None:
+        """Forget what was seen in the previous episode."""
+
+    def is_success(self, task: "Task", screenshot: Image.Image, action: Action | None) -> bool:
+        """True when the current screen (and, for the simulator, its state) shows the task done."""
+
+
+def execute_action(device: Device, action: Action) -> None:
+    """Carry out one parsed action on a device; status actions touch nothing."""
+    if action.type == ActionType.DualPoint:
+        assert action.touch_point is not None and action.lift_point is not None
+        if action.is_tap:
+            device.tap(*action.touch_point)
+        else:
+            device.swipe(*action.touch_point, *action.lift_point)
+    elif action.type == ActionType.Type:
+        device.type_text(action.typed_text)
+    elif action.type == ActionType.GoBack:
+        device.press_back()
+    elif action.type == ActionType.GoHome:
+        device.press_home()
+    elif action.type == ActionType.Enter:
+        device.press_enter()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the agent sees: the task, the screen, the previous action text and the step index."""
+
+    task: str
+    screenshot: Image.Image
+    previous_action: str | None = None
+    step: int = 0
+    state: object | None = field(default=None, repr=False, compare=False)  # privileged sim state, or None
+
+    @property
+    def prompt(self) -> str:
+        """The AutoUI prompt for this observation."""
+        return build_prompt(self.task, self.previous_action)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The outcome of one ``PhoneEnv.step``."""
+
+    observation: Observation
+    reward: float
+    done: bool
+    success: bool
+    parsed: ParsedAction
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+INVALID_ACTION_MODES = ("terminate", "penalize")
+
+
+@dataclass
+class EpisodeConfig:
+    """Episode rules: step limits per task set and what an unparseable action does."""
+
+    max_steps_general: int = 10
+    max_steps_webshop: int = 20
+    invalid_action: str = "terminate"  # the reference's rule; "penalize" continues with a penalty
+    invalid_action_penalty: float = 0.0  # reward given for an unparseable action in "penalize" mode
+
+    def __post_init__(self) -> None:
+        if self.invalid_action not in INVALID_ACTION_MODES:
+            raise ConfigError(
+                f"env.episode.invalid_action={self.invalid_action!r} is not one of {INVALID_ACTION_MODES}"
+            )
+
+    def max_steps(self, task_set: str) -> int:
+        """The horizon of an episode of the given task set."""
+        return self.max_steps_webshop if task_set == "webshop" else self.max_steps_general
+
+
+class PhoneEnv:
+    """One phone running AitW-style episodes: text actions in, screenshots and rewards out."""
+
+    def __init__(self, device: Device, judge: Judge, config: EpisodeConfig | None = None) -> None:
+        self.device = device
+        self.judge = judge
+        self.config = config or EpisodeConfig()
+        self.task: Task | None = None
+        self.steps = 0
+        self.done = True
+        self._previous_action: str | None = None
+
+    def reset(self, task: "Task", seed: int) -> Observation:
+        """Start an episode of ``task`` from the home screen."""
+        self.device.reset(seed)
+        self.judge.reset(task)
+        self.task = task
+        self.steps = 0
+        self.done = False
+        self._previous_action = None
+        return self._observe(self.device.screenshot(), None)
+
+    def step(self, action_text: str) -> StepResult:
+        """Parse and execute one model utterance, then judge the new screen."""
+        if self.task is None or self.done:
+            raise RuntimeError("PhoneEnv.step called before reset() or after the episode ended")
+        task = self.task
+        parsed = parse_action(action_text)
+        self.steps += 1
+        horizon = self.config.max_steps(task.task_set)
+        if not parsed.valid:
+            terminate = self.config.invalid_action == "terminate"
+            reward = 0.0 if terminate else -self.config.invalid_action_penalty
+            self.done = terminate or self.steps >= horizon
+            observation = self._observe(self.device.screenshot(), action_text)
+            self._previous_action = action_text
+            return StepResult(observation, reward, self.done, False, parsed, {"invalid_reason": parsed.reason})
+        action = parsed.action
+        assert action is not None
+        execute_action(self.device, action)
+        screenshot = self.device.screenshot()
+        success = self.judge.is_success(task, screenshot, action)
+        self.done = success or action.ends_episode or self.steps >= horizon
+        self._previous_action = action_text
+        observation = self._observe(screenshot, action_text)
+        info = {"timeout": self.steps >= horizon and not success and not action.ends_episode}
+        return StepResult(observation, 1.0 if success else 0.0, self.done, success, parsed, info)
+
+    def _observe(self, screenshot: Image.Image, previous_action: str | None) -> Observation:
+        assert self.task is not None
+        state = self.device.privileged_state()
+        return Observation(self.task.text, screenshot, previous_action, self.steps, state)
+
+    def close(self) -> None:
+        """Release the device."""
+        self.device.close()
