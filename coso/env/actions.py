@@ -238,5 +238,5 @@ def _parse_action(text: str) -> ParsedAction:
 
 def build_prompt(task: str, previous_action: str | None = None) -> str:
     """The AutoUI prompt: the previous action (in the output grammar) and the goal, closed by ``</s>``."""
-    previous = previous_action.strip() if previous_action else "None"
+    previous = (previous_action or "").strip() or "None"
     return f"Previous Actions: {previous} Goal: {task}</s>"
