@@ -1,0 +1,553 @@
+"""CoSo as pure functions: counterfactual token weights, causal-weighted entropy and the soft actor loss.
+
+A token's causal weight says how much the executed action depends on it. The reference estimator nullifies a
+window of tokens starting at each position and measures how much a small classifier's probability of the
+observed action type moves; the entropy bonus of soft RL is then weighted by these weights, so exploration is
+spent on the tokens that decide the action (type, coordinates, typed text) rather than on formatting.
+
+Every weight function returns float32 weights [B, L] aligned with its input tokens: padding, special and
+punctuation tokens (``zero_mask``) and unparseable rows (``valid`` False) get 0, and nothing is ever NaN.
+The weights are constants for the loss: they are computed without gradient.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from coso.env.actions import Action, ActionType, ParsedAction, parse_action
+from coso.errors import ConfigError, TrainingError
+
+# (ids [N, L], attention mask [N, L]) -> action-type probabilities [N, C]: the causal model in inference mode.
+TypeProbabilitiesFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# The attended token ids of one sequence -> its text (a tokenizer's decode).
+DecodeFn = Callable[[list[int]], str]
+# (observed action, parse of the perturbed text) -> distance in [0, 1].
+ActionDistanceFn = Callable[[Action, ParsedAction], float]
+
+REFERENCE_WINDOW = 4
+# Per-sequence effect ranges at or below this are "all effects equal" (float32 probabilities carry ~1e-7 noise).
+FLAT_TOLERANCE = 1e-6
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Input checks shared by the estimators
+
+
+@dataclass(frozen=True)
+class _TokenBatch:
+    """Validated estimator inputs: bool masks and the positions whose weight is computed (content of valid rows)."""
+
+    token_ids: torch.Tensor  # long [B, L]
+    attention: torch.Tensor  # bool [B, L]
+    content: torch.Tensor  # bool [B, L]: attended, not zero-masked, in a valid row
+    valid: torch.Tensor  # bool [B]
+
+
+def _prepare_batch(
+    token_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    zero_mask: torch.Tensor | None,
+    valid: torch.Tensor | None,
+    window: int,
+) -> _TokenBatch:
+    if not isinstance(window, int) or window < 1:
+        raise ConfigError(f"the counterfactual window must be an integer >= 1, got {window!r}; the reference uses 4")
+    if token_ids.dim() != 2:
+        raise ValueError(f"token_ids must be [B, L], got shape {tuple(token_ids.shape)}")
+    if attention_mask.shape != token_ids.shape:
+        raise ValueError(
+            f"attention_mask {tuple(attention_mask.shape)} must match token_ids {tuple(token_ids.shape)}"
+        )
+    batch_size = token_ids.shape[0]
+    zero = torch.zeros_like(token_ids, dtype=torch.bool) if zero_mask is None else zero_mask.bool()
+    if zero.shape != token_ids.shape:
+        raise ValueError(f"zero_mask {tuple(zero.shape)} must match token_ids {tuple(token_ids.shape)}")
+    rows_valid = torch.ones(batch_size, dtype=torch.bool, device=token_ids.device) if valid is None else valid.bool()
+    rows_valid = rows_valid.reshape(-1)
+    if rows_valid.numel() != batch_size:
+        raise ValueError(f"valid must hold one flag per row ({batch_size}), got {rows_valid.numel()}")
+    attention = attention_mask.bool()
+    content = attention & ~zero & rows_valid[:, None]
+    return _TokenBatch(token_ids=token_ids.long(), attention=attention, content=content, valid=rows_valid)
+
+
+def _perturbed_rows(
+    token_ids: torch.Tensor,
+    attention: torch.Tensor,
+    row_sequence: torch.Tensor,
+    row_start: torch.Tensor,
+    window: int,
+    null_token_id: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Copies of sequences ``row_sequence`` with attended tokens start..start+window-1 set to the null token."""
+    columns = torch.arange(token_ids.shape[1], device=token_ids.device)[None, :]
+    starts = row_start[:, None]
+    masks = attention[row_sequence]
+    in_window = (columns >= starts) & (columns < starts + window) & masks
+    ids = torch.where(in_window, torch.full_like(token_ids[row_sequence], null_token_id), token_ids[row_sequence])
+    return ids, masks
+
+
+def normalise_effects(
+    effects: torch.Tensor,
+    content: torch.Tensor,
+    *,
+    sqrt: bool = True,
+    flat_tolerance: float = FLAT_TOLERANCE,
+) -> torch.Tensor:
+    """Per-row min-max over the content tokens, then optionally a square root; a flat row gets 1, the rest 0.
+
+    A row whose effects are all equal (range <= flat_tolerance, e.g. a single content token) has every token at
+    its maximum, so each gets weight 1: the "each sequence's maximum weight is 1" rule still holds and the
+    sequence falls back to naive (uniform) entropy instead of losing its exploration bonus.
+    """
+    effects = effects.double()
+    content = content.bool()
+    if effects.numel() == 0:
+        return torch.zeros(effects.shape, dtype=torch.float32, device=effects.device)
+    high = torch.where(content, effects, torch.full_like(effects, -math.inf)).max(dim=-1, keepdim=True).values
+    low = torch.where(content, effects, torch.full_like(effects, math.inf)).min(dim=-1, keepdim=True).values
+    has_content = content.any(dim=-1, keepdim=True)
+    low = torch.where(has_content, low, torch.zeros_like(low))
+    span = torch.where(has_content, high - low, torch.zeros_like(high))
+    flat = span <= flat_tolerance
+    scaled = (effects - low) / torch.where(flat, torch.ones_like(span), span)
+    scaled = torch.where(flat, torch.ones_like(scaled), scaled.clamp(0.0, 1.0))
+    weights = scaled.sqrt() if sqrt else scaled
+    return torch.where(content, weights, torch.zeros_like(weights)).float()
+
+
+def _target_probabilities(probs: torch.Tensor, targets: torch.Tensor, rows: int) -> torch.Tensor:
+    """probs[n, targets[n]] after checking the causal model's output."""
+    if probs.dim() != 2 or probs.shape[0] != rows:
+        raise ValueError(f"type_probabilities_fn must return [N={rows}, classes], got {tuple(probs.shape)}")
+    if rows and int(targets.max()) >= probs.shape[1]:
+        raise ValueError(f"a target type {int(targets.max())} is out of range for {probs.shape[1]} classes")
+    if not bool(torch.isfinite(probs).all()):
+        raise TrainingError("the causal model returned non-finite type probabilities: check its weights and inputs")
+    return probs.double().gather(1, targets[:, None]).squeeze(1)
+
+
+def _check_targets(target_types: torch.Tensor, batch: _TokenBatch) -> torch.Tensor:
+    targets = target_types.reshape(-1).long()
+    if targets.numel() != batch.valid.numel():
+        raise ValueError(f"target_types must hold one type per row ({batch.valid.numel()}), got {targets.numel()}")
+    if bool((targets[batch.valid] < 0).any()):
+        raise ValueError("target_types of valid rows must be action-type indices >= 0; mark unparseable rows invalid")
+    return targets
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The model-based estimator: vectorised, and the per-position loop it is checked against
+
+
+@torch.no_grad()
+def counterfactual_token_weights(
+    token_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    target_types: torch.Tensor,
+    type_probabilities_fn: TypeProbabilitiesFn,
+    *,
+    null_token_id: int,
+    window: int = REFERENCE_WINDOW,
+    zero_mask: torch.Tensor | None = None,
+    sqrt: bool = True,
+    valid: torch.Tensor | None = None,
+    chunk_size: int | None = None,
+    flat_tolerance: float = FLAT_TOLERANCE,
+) -> torch.Tensor:
+    """Causal weights [B, L]: |P(type | y) - P(type | y with a window nullified)| per start position, normalised.
+
+    All perturbed copies (one per content token of every valid row, plus the originals) go through
+    ``type_probabilities_fn`` in one call, or in calls of at most ``chunk_size`` rows to bound memory.
+    Trailing columns no row attends are dropped before the call (padding never changes the result).
+    """
+    batch = _prepare_batch(token_ids, attention_mask, zero_mask, valid, window)
+    if chunk_size is not None and chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1 rows or None (one call), got {chunk_size}")
+    targets = _check_targets(target_types, batch)
+    batch_size, length = batch.token_ids.shape
+    device = batch.token_ids.device
+    attended_columns = batch.attention.any(dim=0).nonzero()
+    width = int(attended_columns.max()) + 1 if attended_columns.numel() else 0
+    weights = torch.zeros(batch_size, length, dtype=torch.float32, device=device)
+    if width == 0:
+        return weights
+    ids, attention, content = batch.token_ids[:, :width], batch.attention[:, :width], batch.content[:, :width]
+
+    rows_with_content = content.any(dim=-1).nonzero().squeeze(1)
+    position_rows, position_columns = content.nonzero(as_tuple=True)
+    row_sequence = torch.cat([rows_with_content, position_rows])
+    row_start = torch.cat([torch.full_like(rows_with_content, width), position_columns])  # width = no window
+    total_rows = row_sequence.numel()
+    step = total_rows if chunk_size is None else chunk_size
+    target_probs = []
+    for begin in range(0, total_rows, max(step, 1)):
+        chunk = slice(begin, begin + step)
+        chunk_ids, chunk_mask = _perturbed_rows(
+            ids, attention, row_sequence[chunk], row_start[chunk], window, null_token_id
+        )
+        probs = type_probabilities_fn(chunk_ids, chunk_mask.long())
+        target_probs.append(_target_probabilities(probs, targets[row_sequence[chunk]], chunk_ids.shape[0]))
+    all_probs = torch.cat(target_probs) if target_probs else torch.zeros(0, dtype=torch.float64, device=device)
+
+    originals = torch.zeros(batch_size, dtype=torch.float64, device=device)
+    originals[rows_with_content] = all_probs[: rows_with_content.numel()]
+    effects = torch.zeros(batch_size, width, dtype=torch.float64, device=device)
+    effects[position_rows, position_columns] = (
+        originals[position_rows] - all_probs[rows_with_content.numel():]
+    ).abs()
+    weights[:, :width] = normalise_effects(effects, content, sqrt=sqrt, flat_tolerance=flat_tolerance)
+    return weights
+
+
+@torch.no_grad()
+def counterfactual_token_weights_loop(
+    token_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    target_types: torch.Tensor,
+    type_probabilities_fn: TypeProbabilitiesFn,
+    *,
+    null_token_id: int,
+    window: int = REFERENCE_WINDOW,
+    zero_mask: torch.Tensor | None = None,
+    sqrt: bool = True,
+    valid: torch.Tensor | None = None,
+    flat_tolerance: float = FLAT_TOLERANCE,
+) -> torch.Tensor:
+    """The same weights by the literal algorithm, one sequence and one position per model call (the reference)."""
+    batch = _prepare_batch(token_ids, attention_mask, zero_mask, valid, window)
+    targets = _check_targets(target_types, batch)
+    batch_size, length = batch.token_ids.shape
+    effects = torch.zeros(batch_size, length, dtype=torch.float64, device=batch.token_ids.device)
+    for row in range(batch_size):
+        if not bool(batch.content[row].any()):
+            continue
+        sequence = batch.token_ids[row : row + 1]
+        sequence_mask = batch.attention[row : row + 1].long()
+        target = targets[row : row + 1]
+        original = _target_probabilities(type_probabilities_fn(sequence, sequence_mask), target, 1)[0]
+        for position in range(length):
+            if not bool(batch.content[row, position]):
+                continue
+            perturbed = sequence.clone()
+            for column in range(position, min(position + window, length)):
+                if bool(batch.attention[row, column]):
+                    perturbed[0, column] = null_token_id
+            changed = _target_probabilities(type_probabilities_fn(perturbed, sequence_mask), target, 1)[0]
+            effects[row, position] = (original - changed).abs()
+    return normalise_effects(effects, batch.content, sqrt=sqrt, flat_tolerance=flat_tolerance)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The exact estimator: decode each perturbed sequence and run the real parser
+
+
+def normalised_edit_distance(first: str, second: str) -> float:
+    """Levenshtein distance divided by the longer length (0 for two empty strings), in [0, 1]."""
+    if first == second:
+        return 0.0
+    previous = list(range(len(second) + 1))
+    for i, first_char in enumerate(first, start=1):
+        current = [i]
+        for j, second_char in enumerate(second, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (first_char != second_char)))
+        previous = current
+    return previous[-1] / max(len(first), len(second))
+
+
+def _dual_point_distance(observed: Action, candidate: Action) -> float:
+    """The larger displacement of the touch and lift points, divided by the unit square's diagonal."""
+    touch = math.dist(observed.touch_point, candidate.touch_point)
+    lift = math.dist(observed.lift_point, candidate.lift_point)
+    return min(1.0, max(touch, lift) / math.sqrt(2.0))
+
+
+def _typed_text_distance(observed: Action, candidate: Action) -> float:
+    return normalised_edit_distance(observed.typed_text, candidate.typed_text)
+
+
+def _no_argument_distance(observed: Action, candidate: Action) -> float:
+    return 0.0
+
+
+_SAME_TYPE_DISTANCES: dict[ActionType, Callable[[Action, Action], float]] = {
+    ActionType.DualPoint: _dual_point_distance,
+    ActionType.Type: _typed_text_distance,
+}
+
+
+def parsed_action_distance(observed: Action, candidate: ParsedAction) -> float:
+    """Distance in [0, 1]: 1 if the candidate does not parse or changes type, else its argument distance."""
+    if candidate.action is None or candidate.action.type != observed.type:
+        return 1.0
+    return _SAME_TYPE_DISTANCES.get(observed.type, _no_argument_distance)(observed, candidate.action)
+
+
+@torch.no_grad()
+def exact_parser_token_weights(
+    token_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    decode_fn: DecodeFn,
+    *,
+    null_token_id: int,
+    window: int = REFERENCE_WINDOW,
+    zero_mask: torch.Tensor | None = None,
+    sqrt: bool = True,
+    valid: torch.Tensor | None = None,
+    distance_fn: ActionDistanceFn = parsed_action_distance,
+    flat_tolerance: float = FLAT_TOLERANCE,
+) -> torch.Tensor:
+    """Causal weights [B, L] from the real parser: distance(parse(y), parse(y with a window nullified)), normalised.
+
+    No learned model: it measures the effect on the whole executed action, not only its type (slow, exact).
+    A row whose own text does not parse is treated as invalid (zeros).
+    """
+    batch = _prepare_batch(token_ids, attention_mask, zero_mask, valid, window)
+    batch_size, length = batch.token_ids.shape
+    decoded_cache: dict[tuple[int, ...], ParsedAction] = {}
+
+    def parse_ids(ids: torch.Tensor, mask: torch.Tensor) -> ParsedAction:
+        key = tuple(ids[mask].tolist())
+        if key not in decoded_cache:
+            decoded_cache[key] = parse_action(decode_fn(list(key)))
+        return decoded_cache[key]
+
+    content = batch.content.clone()
+    effects = torch.zeros(batch_size, length, dtype=torch.float64, device=batch.token_ids.device)
+    for row in range(batch_size):
+        positions = content[row].nonzero().squeeze(1)
+        if positions.numel() == 0:
+            continue
+        observed = parse_ids(batch.token_ids[row], batch.attention[row]).action
+        if observed is None:
+            content[row] = False
+            continue
+        rows = torch.full_like(positions, row)
+        perturbed, masks = _perturbed_rows(batch.token_ids, batch.attention, rows, positions, window, null_token_id)
+        for index, position in enumerate(positions.tolist()):
+            effects[row, position] = distance_fn(observed, parse_ids(perturbed[index], masks[index]))
+    return normalise_effects(effects, content, sqrt=sqrt, flat_tolerance=flat_tolerance)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Helpers for the masks and the naive baseline
+
+
+def _is_punctuation_or_space(text: str) -> bool:
+    return all(char.isspace() or char in string.punctuation or unicodedata.category(char).startswith("P") for char in text)
+
+
+def special_and_punctuation_mask(token_ids: torch.Tensor, tokenizer: Any) -> torch.Tensor:
+    """Bool mask [B, L] of special tokens and tokens that decode to only punctuation/whitespace (weight forced 0)."""
+    special_ids = {int(i) for i in getattr(tokenizer, "all_special_ids", [])}
+    unique_ids = torch.unique(token_ids).tolist()
+    zeroed = {
+        token_id
+        for token_id in unique_ids
+        if token_id in special_ids
+        or _is_punctuation_or_space(
+            tokenizer.decode([token_id], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        )
+    }
+    lookup = torch.tensor(sorted(zeroed), dtype=token_ids.dtype, device=token_ids.device)
+    return torch.isin(token_ids, lookup)
+
+
+def uniform_weights(mask: torch.Tensor) -> torch.Tensor:
+    """Weight 1 on every masked token: the naive entropy bonus (CoSo with use_causal=false)."""
+    return mask.float()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The estimator registry
+
+
+def _missing_type_probabilities_fn(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    raise ConfigError(
+        "this causal-weight estimator needs a causal model: pass type_probabilities_fn to WeightResources, "
+        "or choose the 'exact_parser' or 'uniform' estimator"
+    )
+
+
+def _missing_decode_fn(ids: list[int]) -> str:
+    raise ConfigError(
+        "the 'exact_parser' estimator needs a decoder: pass decode_fn (e.g. tokenizer.decode) to WeightResources"
+    )
+
+
+@dataclass(frozen=True)
+class WeightResources:
+    """What the estimators may call: the causal model, the tokenizer's decoder, the null token, a memory bound."""
+
+    null_token_id: int
+    type_probabilities_fn: TypeProbabilitiesFn = _missing_type_probabilities_fn
+    decode_fn: DecodeFn = _missing_decode_fn
+    chunk_size: int | None = None
+
+
+TokenWeightEstimator = Callable[..., torch.Tensor]
+
+
+def _model_estimator(window: int, sqrt: bool) -> TokenWeightEstimator:
+    def estimate(
+        token_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        target_types: torch.Tensor,
+        resources: WeightResources,
+        *,
+        zero_mask: torch.Tensor | None = None,
+        valid: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return counterfactual_token_weights(
+            token_ids, attention_mask, target_types, resources.type_probabilities_fn,
+            null_token_id=resources.null_token_id, window=window, zero_mask=zero_mask, sqrt=sqrt, valid=valid,
+            chunk_size=resources.chunk_size,
+        )
+
+    return estimate
+
+
+def _exact_parser_estimator(
+    token_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    target_types: torch.Tensor,
+    resources: WeightResources,
+    *,
+    zero_mask: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
+    return exact_parser_token_weights(
+        token_ids, attention_mask, resources.decode_fn, null_token_id=resources.null_token_id,
+        zero_mask=zero_mask, valid=valid,
+    )
+
+
+def _uniform_estimator(
+    token_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    target_types: torch.Tensor,
+    resources: WeightResources,
+    *,
+    zero_mask: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
+    return uniform_weights(attention_mask)
+
+
+TOKEN_WEIGHT_ESTIMATORS: dict[str, TokenWeightEstimator] = {
+    "reference": _model_estimator(window=REFERENCE_WINDOW, sqrt=True),  # CoSo's code
+    "window1": _model_estimator(window=1, sqrt=True),  # the paper's one-token intervention
+    "no_sqrt": _model_estimator(window=REFERENCE_WINDOW, sqrt=False),  # min-max only
+    "exact_parser": _exact_parser_estimator,  # the real parser on decoded text, whole-action distance
+    "uniform": _uniform_estimator,  # naive entropy
+}
+
+
+def token_weights(
+    estimator: str,
+    token_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    target_types: torch.Tensor,
+    resources: WeightResources,
+    *,
+    zero_mask: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Token weights [B, L] by the estimator named in TOKEN_WEIGHT_ESTIMATORS (what a config selects)."""
+    if estimator not in TOKEN_WEIGHT_ESTIMATORS:
+        raise ConfigError(
+            f"unknown causal-weight estimator {estimator!r}; choose one of {sorted(TOKEN_WEIGHT_ESTIMATORS)}"
+        )
+    return TOKEN_WEIGHT_ESTIMATORS[estimator](
+        token_ids, attention_mask, target_types, resources, zero_mask=zero_mask, valid=valid
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Entropy and the soft actor loss
+
+
+def token_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Full-vocabulary entropy H_t = -sum_v p log p [B, T] of logits [B, T, V] (masked -inf logits allowed)."""
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    probs = log_probs.exp()
+    safe_log_probs = torch.where(probs > 0, log_probs, torch.zeros_like(log_probs))
+    return -(probs * safe_log_probs).sum(dim=-1)
+
+
+def _token_mean_entropy(weighted: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """sum_t w_t H_t / sum_t mask_t: the reference's per-token average (EOS counted in the denominator)."""
+    return weighted.sum(dim=-1) / mask.sum(dim=-1).clamp(min=1)
+
+
+def _summed_entropy(weighted: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """sum_t w_t H_t: the paper's H^B."""
+    return weighted.sum(dim=-1)
+
+
+ENTROPY_REDUCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "token_mean": _token_mean_entropy,
+    "sum": _summed_entropy,
+}
+
+
+def causal_entropy(
+    entropies: torch.Tensor,
+    weights: torch.Tensor,
+    mask: torch.Tensor,
+    reduction: str = "token_mean",
+) -> torch.Tensor:
+    """Per-sample causal entropy H^B [B] = reduction of w_t H_t over masked tokens (weights are constants)."""
+    if reduction not in ENTROPY_REDUCTIONS:
+        raise ConfigError(f"unknown entropy reduction {reduction!r}; choose one of {sorted(ENTROPY_REDUCTIONS)}")
+    if not (entropies.shape == weights.shape == mask.shape) or entropies.dim() != 2:
+        raise ValueError(
+            "entropies, weights and mask must all be [B, T] on the same tokenisation, got "
+            f"{tuple(entropies.shape)}, {tuple(weights.shape)}, {tuple(mask.shape)}"
+        )
+    selected = mask.bool()
+    weighted = torch.where(selected, entropies * weights.detach().to(entropies.dtype), torch.zeros_like(entropies))
+    return ENTROPY_REDUCTIONS[reduction](weighted, selected)
+
+
+def soft_actor_loss(actor_loss: torch.Tensor, causal_entropy_per_sample: torch.Tensor, alpha: float) -> torch.Tensor:
+    """actor_loss - alpha * mean_b H^B_b: the entropy bonus covers every sample, filtered or not (as the reference)."""
+    if not (math.isfinite(alpha) and alpha >= 0.0):
+        raise ConfigError(f"the entropy coefficient alpha must be finite and >= 0, got {alpha}; CoSo uses 1.0")
+    entropy = causal_entropy_per_sample.reshape(-1)
+    mean_entropy = entropy.sum() / max(entropy.numel(), 1)
+    return actor_loss - alpha * mean_entropy
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Metrics
+
+
+def weight_statistics(weights: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
+    """Share of masked tokens with weight > 0.8 and < 0.2, their mean, and the per-sequence maxima (mean, min)."""
+    if weights.shape != mask.shape or weights.dim() != 2:
+        raise ValueError(f"weights {tuple(weights.shape)} and mask {tuple(mask.shape)} must both be [B, L]")
+    selected = mask.bool()
+    weights = weights.detach().double()
+    values = weights[selected]
+    count = values.numel()
+    rows = selected.any(dim=-1)
+    row_max = torch.zeros(0, dtype=torch.float64)
+    if bool(rows.any()):
+        row_max = torch.where(selected, weights, torch.full_like(weights, -math.inf)).max(dim=-1).values[rows]
+    denominator = max(count, 1)
+    return {
+        "token_count": float(count),
+        "share_above_0_8": float((values > 0.8).sum()) / denominator,
+        "share_below_0_2": float((values < 0.2).sum()) / denominator,
+        "mean": float(values.sum()) / denominator,
+        "sequence_max_mean": float(row_max.mean()) if row_max.numel() else 0.0,
+        "sequence_max_min": float(row_max.min()) if row_max.numel() else 0.0,
+    }
