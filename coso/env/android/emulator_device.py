@@ -1,0 +1,140 @@
+"""A Device on one emulator of an ``EmulatorFleet``: snapshot resets, health checks, restart on the next build.
+
+The environment pool builds a device per slot and throws it away when it fails; the emulator behind it
+survives that, so a new ``EmulatorDevice`` for the same slot restarts the emulator only when it is
+unhealthy or the previous device saw it fail. Resets reload the boot snapshot through the emulator
+console (seconds instead of a reboot) and open a fresh Appium session, as the snapshot restores the
+phone's side of the old one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+from typing import Any, Callable, Mapping, TypeVar
+
+from PIL import Image
+
+from coso.env.android.appium_device import AppiumDevice, DeviceTimeouts
+from coso.env.android.emulator import EmulatorConfig, EmulatorFleet
+from coso.errors import ConfigError, DeviceError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+D = TypeVar("D")
+
+
+def dataclass_from_mapping(cls: type[D], values: Mapping[str, Any], where: str) -> D:
+    """Build dataclass ``cls`` from a config mapping; an unknown key is a ConfigError naming it and the close matches."""
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    for key in values:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else f"; valid keys: {', '.join(names)}"
+            raise ConfigError(f"{where}.{key} is not a setting{hint}")
+    return cls(**dict(values))
+
+
+@dataclasses.dataclass
+class AndroidSettings:
+    """Everything ``env.android`` configures: the fleet, device time limits and extra capabilities."""
+
+    emulator: EmulatorConfig
+    timeouts: DeviceTimeouts
+    capabilities: dict[str, Any]
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "AndroidSettings":
+        """Split ``env.android`` into its parts: ``timeouts`` and ``capabilities`` sub-maps, the rest emulator keys."""
+        values = dict(values)
+        timeouts = dataclass_from_mapping(DeviceTimeouts, dict(values.pop("timeouts", {}) or {}), "env.android.timeouts")
+        capabilities = dict(values.pop("capabilities", {}) or {})
+        emulator = dataclass_from_mapping(EmulatorConfig, values, "env.android")
+        return cls(emulator, timeouts, capabilities)
+
+
+class EmulatorDevice:
+    """``coso.env.base.Device`` for slot ``index`` of a fleet: Appium control plus snapshot resets."""
+
+    def __init__(self, fleet: EmulatorFleet, index: int, timeouts: DeviceTimeouts | None = None,
+                 capabilities: Mapping[str, Any] | None = None) -> None:
+        self.fleet = fleet
+        self.index = index
+        self.timeouts = timeouts or DeviceTimeouts()
+        self.extra_capabilities = dict(capabilities or {})
+        fleet.ensure_ready(index)
+        self.remote = self._guard("opening a session", self._open_session)
+
+    def __repr__(self) -> str:
+        return f"EmulatorDevice(index={self.index}, instance={self.fleet.instances[self.index]!r})"
+
+    def _open_session(self) -> AppiumDevice:
+        return AppiumDevice(self.fleet.servers[self.index].url,
+                            self.fleet.capabilities(self.index, self.extra_capabilities),
+                            self.timeouts, reset_mode="none")
+
+    def _guard(self, what: str, call: Callable[[], T]) -> T:
+        """Run a call; on a device failure, flag the emulator so the next device for this slot restarts it."""
+        try:
+            return call()
+        except DeviceError:
+            self.fleet.mark_failed(self.index)
+            logger.warning("emulator slot %d failed while %s; it restarts when the slot is rebuilt", self.index, what)
+            raise
+
+    def reset(self, seed: int) -> None:
+        """Reload the snapshot and open a fresh session (Home when no snapshot is configured); the seed is unused."""
+        def reset() -> None:
+            if self.fleet.config.snapshot:
+                self.fleet.instances[self.index].reload_snapshot()
+                self.remote.connect()
+            self.remote.press_home()
+
+        self._guard("resetting", reset)
+
+    def screenshot(self) -> Image.Image:
+        """The screen as an RGB image."""
+        return self._guard("taking a screenshot", self.remote.screenshot)
+
+    def window_size(self) -> tuple[int, int]:
+        """Screen size in pixels."""
+        return self._guard("reading the window size", self.remote.window_size)
+
+    def tap(self, x: float, y: float) -> None:
+        """Tap at normalised (x, y)."""
+        self._guard("tapping", lambda: self.remote.tap(x, y))
+
+    def swipe(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        """Swipe between normalised points."""
+        self._guard("swiping", lambda: self.remote.swipe(x0, y0, x1, y1))
+
+    def type_text(self, text: str) -> None:
+        """Type into the focused field."""
+        self._guard("typing", lambda: self.remote.type_text(text))
+
+    def press_back(self) -> None:
+        """Back key."""
+        self._guard("pressing Back", self.remote.press_back)
+
+    def press_home(self) -> None:
+        """Home key."""
+        self._guard("pressing Home", self.remote.press_home)
+
+    def press_enter(self) -> None:
+        """Enter key."""
+        self._guard("pressing Enter", self.remote.press_enter)
+
+    def close(self) -> None:
+        """End the Appium session; the emulator stays up for the slot's next device (the fleet stops it)."""
+        self.remote.close()
+
+    def privileged_state(self) -> object | None:
+        """None: a real phone has no simulator state."""
+        return None
+
+
+def fleet_device_factory(fleet: EmulatorFleet, settings: AndroidSettings) -> Callable[[int], EmulatorDevice]:
+    """A per-slot device constructor for the environment pool's env factory."""
+    return lambda index: EmulatorDevice(fleet, index, settings.timeouts, settings.capabilities)
