@@ -1,0 +1,583 @@
+"""The AutoUI policy: a T5 encoder-decoder whose encoder states are fused with the screen features.
+
+Fusion follows AutoUI: the image features are projected to ``d_model``, the text encoder's states attend
+to them with single-head attention (query = text states, key/value = the projected image tokens), and a
+sigmoid gate ``g = sigmoid(W [h; a])`` mixes ``h' = (1 - g) * h + g * a``; the decoder reads ``h'``.
+
+The policy takes DigiRL's stacked ``[previous, current]`` screen features ``[B, 2 * D]`` and views them as
+two image tokens of width ``D`` that share one projection ``Linear(D, d_model)``: the attention then picks
+between the screens per text position, and the projection has exactly the shape of Auto-UI-Base's
+``image_dense`` (``768 x 1408``), so the released checkpoint loads without surgery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedTokenizerBase, T5Config, T5ForConditionalGeneration
+from transformers.modeling_outputs import BaseModelOutput
+
+from coso.errors import CheckpointError, ConfigError
+from coso.models.serialization import (
+    load_config,
+    load_weights,
+    preview_names,
+    require_directory,
+    save_config,
+    save_weights,
+)
+from coso.models.tokenizer import (
+    TokenizerConfig,
+    build_default_tokenizer,
+    ensure_null_token,
+    load_tokenizer,
+    null_token_id,
+)
+
+logger = logging.getLogger(__name__)
+
+FEED_FORWARD_KINDS = ("relu", "gated-gelu", "gelu", "gated-relu")
+
+
+@dataclass(frozen=True)
+class AutoUIConfig:
+    """Sizes of the AutoUI policy; the defaults are the CPU size, ``base()`` is Auto-UI-Base (t5-base)."""
+
+    d_model: int = 256
+    num_layers: int = 4
+    num_decoder_layers: int = 4
+    num_heads: int = 4
+    d_kv: int = 64
+    d_ff: int = 1024
+    feed_forward_proj: str = "relu"
+    image_feature_dim: int = 256  # D, one screen; the policy reads num_screens * D
+    num_screens: int = 2
+    vocab_size: int = 0  # 0: the tokenizer's size
+    dropout: float = 0.0
+    relative_attention_num_buckets: int = 32
+    relative_attention_max_distance: int = 128
+    layer_norm_epsilon: float = 1e-6
+    tie_word_embeddings: bool = True
+    max_prompt_tokens: int = 512
+    max_action_tokens: int = 256
+    init_seed: int = 0
+    lora_rank: int = 0  # > 0: train LoRA adapters only (needs peft)
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    lora_target_modules: tuple[str, ...] = ("q", "v")
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+
+    def __post_init__(self) -> None:
+        sizes = {name: getattr(self, name) for name in (
+            "d_model", "num_layers", "num_decoder_layers", "num_heads", "d_kv", "d_ff", "image_feature_dim",
+            "num_screens", "max_prompt_tokens", "max_action_tokens")}
+        bad = {name: value for name, value in sizes.items() if int(value) < 1}
+        if bad:
+            raise ConfigError(f"agent (AutoUIConfig): these sizes must be >= 1: {bad}")
+        if self.feed_forward_proj not in FEED_FORWARD_KINDS:
+            raise ConfigError(
+                f"agent.feed_forward_proj={self.feed_forward_proj!r} is not one of {FEED_FORWARD_KINDS}"
+            )
+        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.lora_dropout < 1.0:
+            raise ConfigError(
+                f"agent: dropout and lora_dropout must lie in [0, 1), got {self.dropout}, {self.lora_dropout}"
+            )
+        if self.lora_rank < 0 or self.vocab_size < 0:
+            raise ConfigError(f"agent: lora_rank and vocab_size must be >= 0, got {self.lora_rank}, {self.vocab_size}")
+
+    @classmethod
+    def base(cls, **overrides: object) -> "AutoUIConfig":
+        """Auto-UI-Base's sizes (t5-base: 768 wide, 12 + 12 layers, 12 heads, d_ff 3072, vocab 32128, 1408-d images)."""
+        values: dict[str, object] = dict(
+            d_model=768, num_layers=12, num_decoder_layers=12, num_heads=12, d_kv=64, d_ff=3072,
+            image_feature_dim=1408, vocab_size=32128, dropout=0.1,
+        )
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def t5_config(self, tokenizer: PreTrainedTokenizerBase, vocab_size: int) -> T5Config:
+        """The transformers T5Config of the text backbone, with the tokenizer's pad/eos ids."""
+        return T5Config(
+            vocab_size=vocab_size,
+            d_model=self.d_model,
+            d_kv=self.d_kv,
+            d_ff=self.d_ff,
+            num_layers=self.num_layers,
+            num_decoder_layers=self.num_decoder_layers,
+            num_heads=self.num_heads,
+            relative_attention_num_buckets=self.relative_attention_num_buckets,
+            relative_attention_max_distance=self.relative_attention_max_distance,
+            dropout_rate=self.dropout,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            feed_forward_proj=self.feed_forward_proj,
+            tie_word_embeddings=self.tie_word_embeddings,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            decoder_start_token_id=tokenizer.pad_token_id,
+        )
+
+
+@dataclass
+class FusionOutputs:
+    """What the image fusion computed: the fused states the decoder reads and the parts that made them."""
+
+    fused: torch.Tensor  # [B, S, d_model]
+    gate: torch.Tensor  # [B, S, d_model], in (0, 1)
+    attended: torch.Tensor  # [B, S, d_model], the image summary each text position attended to
+    image_tokens: torch.Tensor  # [B, num_screens, d_model]
+    attention_weights: torch.Tensor  # [B, S, num_screens]
+
+
+class ImageFusion(nn.Module):
+    """AutoUI's gated single-head cross-attention from the text encoder states to the screen features."""
+
+    def __init__(self, image_feature_dim: int, d_model: int, num_screens: int) -> None:
+        super().__init__()
+        self.image_feature_dim = image_feature_dim
+        self.num_screens = num_screens
+        self.image_proj = nn.Linear(image_feature_dim, d_model)
+        self.attention = nn.MultiheadAttention(d_model, num_heads=1, batch_first=True)
+        self.gate = nn.Linear(2 * d_model, d_model)
+
+    def forward(self, text_states: torch.Tensor, image_features: torch.Tensor) -> FusionOutputs:
+        """Fuse ``text_states [B, S, d]`` with stacked screen features ``[B, num_screens * D]``."""
+        batch = text_states.shape[0]
+        screens = image_features.to(self.image_proj.weight.dtype)
+        screens = screens.reshape(batch, self.num_screens, self.image_feature_dim)
+        image_tokens = self.image_proj(screens)
+        attended, weights = self.attention(text_states, image_tokens, image_tokens, need_weights=True)
+        gate = torch.sigmoid(self.gate(torch.cat([text_states, attended], dim=-1)))
+        fused = (1.0 - gate) * text_states + gate * attended
+        return FusionOutputs(fused, gate, attended, image_tokens, weights)
+
+
+@dataclass
+class TokenStats:
+    """Teacher-forced statistics of action tokens: per-token log pi, full-vocabulary entropy, and validity."""
+
+    log_probs: torch.Tensor  # [B, T], 0 at padding
+    entropies: torch.Tensor  # [B, T], 0 at padding
+    mask: torch.Tensor  # [B, T] float, 1 for real tokens (EOS included), 0 for padding
+    token_ids: torch.Tensor  # [B, T] long, the action tokens (pad id at padding)
+
+    def sequence_log_probs(self) -> torch.Tensor:
+        """log pi(y | s) of each whole action: the sum of its token log-probabilities, ``[B]``."""
+        return (self.log_probs * self.mask).sum(dim=-1)
+
+
+@dataclass
+class EncodedObservations:
+    """Fused encoder states of a batch of observations, ready for the decoder."""
+
+    hidden: torch.Tensor  # [B, S, d_model]
+    attention_mask: torch.Tensor  # [B, S]
+
+
+def _greedy_token(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """The most likely next token of each row."""
+    return logits.argmax(dim=-1)
+
+
+def _sampled_token(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """A next token drawn from softmax(logits / temperature), on the generator's device when one is given."""
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    sampling_device = generator.device if generator is not None else probs.device
+    drawn = torch.multinomial(probs.to(sampling_device), 1, generator=generator)
+    return drawn.squeeze(-1).to(logits.device)
+
+
+TokenChooser = Callable[[torch.Tensor, float, "torch.Generator | None"], torch.Tensor]
+TOKEN_CHOOSERS: dict[bool, TokenChooser] = {False: _greedy_token, True: _sampled_token}  # keyed by do_sample
+
+
+@contextlib.contextmanager
+def evaluation_mode(module: nn.Module) -> Iterator[None]:
+    """Run a block with ``module`` in eval mode and no autograd, restoring its training flag afterwards."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was_training)
+
+
+class AutoUIPolicy(nn.Module):
+    """AutoUI: T5 with gated image fusion; writes AutoUI-grammar actions from (prompt, stacked screen features)."""
+
+    CONFIG_NAME = "autoui_config.json"
+
+    def __init__(self, config: AutoUIConfig, tokenizer: PreTrainedTokenizerBase) -> None:
+        super().__init__()
+        vocab_size = config.vocab_size or len(tokenizer)
+        if vocab_size < len(tokenizer):
+            raise ConfigError(
+                f"agent.vocab_size={config.vocab_size} is smaller than the tokenizer ({len(tokenizer)} tokens); "
+                "set it to 0 to use the tokenizer's size"
+            )
+        null_token_id(tokenizer)
+        self.config = dataclasses.replace(config, vocab_size=vocab_size)
+        self.tokenizer = tokenizer
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.init_seed)
+            self.t5 = T5ForConditionalGeneration(config.t5_config(tokenizer, vocab_size))
+            self.fusion = ImageFusion(config.image_feature_dim, config.d_model, config.num_screens)
+        if config.lora_rank > 0:
+            self._attach_lora()
+
+    # ------------------------------------------------------------------------------------------ building
+
+    @classmethod
+    def from_config(cls, config: AutoUIConfig | None = None,
+                    tokenizer: PreTrainedTokenizerBase | None = None) -> "AutoUIPolicy":
+        """The built-in policy with random weights; trains the default tokenizer when none is given."""
+        config = config or AutoUIConfig()
+        return cls(config, tokenizer or build_default_tokenizer(config.tokenizer))
+
+    def _attach_lora(self) -> None:
+        """Wrap the T5 in peft LoRA adapters and freeze everything else (fusion included)."""
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ImportError as error:
+            raise ConfigError("agent.lora_rank > 0 needs peft: pip install 'coso[lora]'") from error
+        lora = LoraConfig(
+            r=self.config.lora_rank,
+            lora_alpha=self.config.lora_alpha,
+            lora_dropout=self.config.lora_dropout,
+            target_modules=list(self.config.lora_target_modules),
+            bias="none",
+        )
+        self.t5 = get_peft_model(self.t5, lora)
+        for name, parameter in self.named_parameters():
+            parameter.requires_grad_("lora_" in name)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live."""
+        return self.fusion.image_proj.weight.device
+
+    @property
+    def null_token_id(self) -> int:
+        """The ``<null>`` token id (counterfactual masking)."""
+        return null_token_id(self.tokenizer)
+
+    # ------------------------------------------------------------------------------------------ encoding
+
+    def _check_batch(self, prompts: Sequence[str], image_features: torch.Tensor) -> None:
+        """Clear errors for a prompt/feature mismatch, the most common wiring mistake."""
+        expected = self.config.num_screens * self.config.image_feature_dim
+        if image_features.dim() != 2 or image_features.shape[1] != expected:
+            raise ConfigError(
+                f"AutoUIPolicy: image_features has shape {tuple(image_features.shape)}, expected [B, {expected}] "
+                f"({self.config.num_screens} screens x image_feature_dim={self.config.image_feature_dim}); "
+                "set the agent's image_feature_dim to the image encoder's feature_dim"
+            )
+        if image_features.shape[0] != len(prompts):
+            raise ValueError(f"AutoUIPolicy: {len(prompts)} prompts but {image_features.shape[0]} image feature rows")
+
+    def tokenize_prompts(self, prompts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Prompt token ids and mask on the model's device; a literal trailing ``</s>`` is not doubled."""
+        eos = self.tokenizer.eos_token
+        texts = [prompt.removesuffix(eos) for prompt in prompts]
+        batch = self.tokenizer(texts, padding=True, padding_side="right", truncation=True,
+                               max_length=self.config.max_prompt_tokens, return_tensors="pt")
+        return {name: batch[name].to(self.device) for name in ("input_ids", "attention_mask")}
+
+    def tokenize_actions(self, actions: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Action token ids (EOS appended, right-padded with the pad id) and their mask, on the model's device."""
+        batch = self.tokenizer(list(actions), padding=True, padding_side="right", truncation=True,
+                               max_length=self.config.max_action_tokens, return_tensors="pt")
+        return {name: batch[name].to(self.device) for name in ("input_ids", "attention_mask")}
+
+    def fuse(self, prompts: Sequence[str], image_features: torch.Tensor) -> tuple[FusionOutputs, torch.Tensor]:
+        """Run the text encoder and the image fusion; returns the fusion parts and the prompt mask."""
+        self._check_batch(prompts, image_features)
+        tokens = self.tokenize_prompts(prompts)
+        text_states = self.t5.get_encoder()(**tokens).last_hidden_state
+        return self.fusion(text_states, image_features.to(self.device)), tokens["attention_mask"]
+
+    def encode(self, prompts: Sequence[str], image_features: torch.Tensor) -> EncodedObservations:
+        """Fused encoder states of the observations (what the decoder attends to)."""
+        fusion, mask = self.fuse(prompts, image_features)
+        return EncodedObservations(fusion.fused, mask)
+
+    # ------------------------------------------------------------------------------------------ acting
+
+    def generate(self, prompts: Sequence[str], image_features: torch.Tensor, *, do_sample: bool = True,
+                 temperature: float = 1.0, max_new_tokens: int = 128,
+                 generator: torch.Generator | None = None) -> list[str]:
+        """Write one action text per observation (batched, KV-cached); greedy when ``do_sample`` is False."""
+        tokens = self.generate_tokens(prompts, image_features, do_sample=do_sample, temperature=temperature,
+                                      max_new_tokens=max_new_tokens, generator=generator)
+        return self.tokenizer.batch_decode(tokens.tolist(), skip_special_tokens=True,
+                                           clean_up_tokenization_spaces=False)
+
+    def generate_tokens(self, prompts: Sequence[str], image_features: torch.Tensor, *, do_sample: bool = True,
+                        temperature: float = 1.0, max_new_tokens: int = 128,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+        """The written token ids ``[B, <= max_new_tokens]``: EOS ends a row, later positions hold the pad id."""
+        if do_sample and not temperature > 0.0:
+            raise ConfigError(f"generate: temperature must be > 0 when sampling, got {temperature}")
+        if max_new_tokens < 1:
+            raise ConfigError(f"generate: max_new_tokens must be >= 1, got {max_new_tokens}")
+        choose = TOKEN_CHOOSERS[bool(do_sample)]
+        pad_id, eos_id = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
+        with evaluation_mode(self):
+            encoded = self.encode(prompts, image_features)
+            encoder_outputs = BaseModelOutput(last_hidden_state=encoded.hidden)
+            batch = encoded.hidden.shape[0]
+            next_input = torch.full((batch, 1), pad_id, dtype=torch.long, device=self.device)
+            finished = torch.zeros(batch, dtype=torch.bool, device=self.device)
+            written: list[torch.Tensor] = []
+            cache = None
+            for _ in range(max_new_tokens):
+                step = self.t5(encoder_outputs=encoder_outputs, attention_mask=encoded.attention_mask,
+                               decoder_input_ids=next_input, past_key_values=cache, use_cache=True)
+                cache = step.past_key_values
+                token = choose(step.logits[:, -1, :], temperature, generator)
+                token = torch.where(finished, torch.full_like(token, pad_id), token)
+                written.append(token)
+                finished |= token == eos_id
+                if bool(finished.all()):
+                    break
+                next_input = token[:, None]
+        return torch.stack(written, dim=1)
+
+    def token_stats(self, prompts: Sequence[str], image_features: torch.Tensor,
+                    actions: Sequence[str]) -> TokenStats:
+        """Teacher-forced log pi and entropy of every token of ``actions`` (EOS included); differentiable."""
+        if len(actions) != len(prompts):
+            raise ValueError(f"token_stats: {len(prompts)} prompts but {len(actions)} actions")
+        encoded = self.encode(prompts, image_features)
+        targets = self.tokenize_actions(actions)
+        labels, mask = targets["input_ids"], targets["attention_mask"].float()
+        start = torch.full_like(labels[:, :1], self.tokenizer.pad_token_id)
+        decoder_input_ids = torch.cat([start, labels[:, :-1]], dim=1)
+        logits = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
+                         attention_mask=encoded.attention_mask, decoder_input_ids=decoder_input_ids,
+                         use_cache=False).logits
+        log_softmax = F.log_softmax(logits.float(), dim=-1)
+        log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
+        entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
+        return TokenStats(log_probs, entropies, mask, labels)
+
+    def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str]) -> TokenStats:
+        """``token_stats`` (so DDP/accelerate wrappers see the training computation)."""
+        return self.token_stats(prompts, image_features, actions)
+
+    # ------------------------------------------------------------------------------------------ files
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Write config JSON, safetensors weights and the tokenizer into ``directory``."""
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save_pretrained(str(directory))
+        save_weights(directory, self)
+        save_config(directory, self.CONFIG_NAME, self.config)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> "AutoUIPolicy":
+        """A policy written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
+        require_directory(directory, what="AutoUIPolicy.from_pretrained")
+        config = load_config(directory, cls.CONFIG_NAME, AutoUIConfig)
+        policy = cls(config, load_tokenizer(directory))
+        load_weights(directory, policy)
+        return policy
+
+
+# ---------------------------------------------------------------------------------------------- Auto-UI-Base
+
+# Auto-UI names its fusion layers image_dense / mha_layer / gate_dense (at the top level, or inside the
+# encoder in MM-CoT-style code); everything under these roots is T5.
+FUSION_NAME_MAP = {"image_dense": "fusion.image_proj", "mha_layer": "fusion.attention", "gate_dense": "fusion.gate"}
+T5_ROOTS = ("shared", "encoder", "decoder", "lm_head")
+WRAPPER_PREFIXES = ("base_model.model.", "module.", "model.", "policy.", "agent.")
+
+
+@dataclass
+class MappedCheckpoint:
+    """A checkpoint's tensors renamed to this policy's parameter names, and the keys that matched nothing."""
+
+    weights: dict[str, torch.Tensor]
+    ignored: list[str]
+    renamed: dict[str, str]  # checkpoint key -> policy key
+
+
+def _strip_wrappers(key: str) -> str:
+    """Remove training-wrapper prefixes (DDP's ``module.``, ``model.`` ...) from a checkpoint key."""
+    while key.startswith(WRAPPER_PREFIXES):
+        prefix = next(p for p in WRAPPER_PREFIXES if key.startswith(p))
+        key = key[len(prefix):]
+    return key
+
+
+def map_autoui_state_dict(state: Mapping[str, torch.Tensor]) -> MappedCheckpoint:
+    """Rename an Auto-UI checkpoint's keys to ``AutoUIPolicy`` names: fusion layers by name, T5 under ``t5.``."""
+    weights: dict[str, torch.Tensor] = {}
+    ignored: list[str] = []
+    renamed: dict[str, str] = {}
+    for key, tensor in state.items():
+        name = _strip_wrappers(key)
+        parts = name.split(".")
+        fusion_at = next((index for index, part in enumerate(parts) if part in FUSION_NAME_MAP), None)
+        if fusion_at is not None:
+            target = ".".join([FUSION_NAME_MAP[parts[fusion_at]], *parts[fusion_at + 1:]])
+        elif parts[0] in T5_ROOTS:
+            target = "t5." + name
+        else:
+            ignored.append(key)
+            continue
+        weights[target] = tensor
+        renamed[key] = target
+    return MappedCheckpoint(weights, ignored, renamed)
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def _read_torch_bin(path: Path) -> dict[str, torch.Tensor]:
+    """A ``.bin`` state dict through torch's restricted (weights-only) unpickler."""
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as error:  # the restricted unpickler raises several types
+        raise CheckpointError(
+            f"{path}: not a weights-only torch state dict ({type(error).__name__}: {error})"
+        ) from error
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a state dict, found {type(state).__name__}")
+    return dict(state.get("state_dict", state))
+
+
+WEIGHT_READERS: dict[str, Callable[[Path], dict[str, torch.Tensor]]] = {
+    ".safetensors": _read_safetensors,
+    ".bin": _read_torch_bin,
+    ".pt": _read_torch_bin,
+    ".pth": _read_torch_bin,
+}
+SINGLE_FILE_NAMES = ("model.safetensors", "pytorch_model.bin")
+SHARD_INDEX_NAMES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
+def _weight_files(directory: Path) -> list[Path]:
+    """The checkpoint's weight files: a single file, the shards of an index, or the only weight file there."""
+    for name in SINGLE_FILE_NAMES:
+        if (directory / name).is_file():
+            return [directory / name]
+    for name in SHARD_INDEX_NAMES:
+        if (directory / name).is_file():
+            weight_map = json.loads((directory / name).read_text()).get("weight_map", {})
+            return [directory / shard for shard in sorted(set(weight_map.values()))]
+    candidates = sorted(p for p in directory.iterdir() if p.suffix in WEIGHT_READERS and p.is_file())
+    if len(candidates) == 1:
+        return candidates
+    raise CheckpointError(
+        f"Auto-UI checkpoint {str(directory)!r}: found {len(candidates)} weight files "
+        f"({[p.name for p in candidates]}); expected model.safetensors, pytorch_model.bin or a shard index"
+    )
+
+
+def read_checkpoint_weights(directory: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """All tensors of a local checkpoint directory (safetensors or weights-only ``.bin``, sharded or not)."""
+    path = require_directory(directory, what="Auto-UI checkpoint")
+    state: dict[str, torch.Tensor] = {}
+    for file in _weight_files(path):
+        if not file.is_file():
+            raise CheckpointError(f"Auto-UI checkpoint: shard {file} listed in the index is missing")
+        state.update(WEIGHT_READERS[file.suffix](file))
+    return state
+
+
+T5_CONFIG_FIELDS = {  # AutoUIConfig field -> T5 config.json key
+    "d_model": "d_model", "num_layers": "num_layers", "num_decoder_layers": "num_decoder_layers",
+    "num_heads": "num_heads", "d_kv": "d_kv", "d_ff": "d_ff", "feed_forward_proj": "feed_forward_proj",
+    "vocab_size": "vocab_size", "dropout": "dropout_rate", "layer_norm_epsilon": "layer_norm_epsilon",
+    "relative_attention_num_buckets": "relative_attention_num_buckets",
+    "relative_attention_max_distance": "relative_attention_max_distance",
+    "tie_word_embeddings": "tie_word_embeddings",
+}
+
+
+def _config_from_checkpoint(directory: Path, mapped: MappedCheckpoint, num_screens: int) -> AutoUIConfig:
+    """AutoUIConfig from the checkpoint's T5 config.json and the width of its image projection."""
+    config_path = directory / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(
+            f"Auto-UI checkpoint {str(directory)!r} has no config.json (the T5 config it was saved with)"
+        )
+    values = json.loads(config_path.read_text())
+    t5_values = {field_name: values[key] for field_name, key in T5_CONFIG_FIELDS.items() if key in values}
+    t5_values.setdefault("tie_word_embeddings", True)  # T5's default when the file omits it
+    projection = mapped.weights.get("fusion.image_proj.weight")
+    if projection is None:
+        raise CheckpointError(
+            f"Auto-UI checkpoint {str(directory)!r} has no image_dense.weight: it is a plain T5, not Auto-UI "
+            "(its fusion layers image_dense / mha_layer / gate_dense are missing)"
+        )
+    return AutoUIConfig(image_feature_dim=int(projection.shape[1]), num_screens=num_screens, **t5_values)
+
+
+def _tied_names(module: nn.Module) -> dict[str, set[str]]:
+    """For each parameter name, every name that refers to the same tensor (tied embeddings)."""
+    by_tensor: dict[int, set[str]] = {}
+    for name, parameter in module.named_parameters(remove_duplicate=False):
+        by_tensor.setdefault(id(parameter), set()).add(name)
+    return {name: names for names in by_tensor.values() for name in names}
+
+
+def load_autoui_base(local_dir: str | os.PathLike, *, tokenizer: PreTrainedTokenizerBase | None = None,
+                     num_screens: int = 2, lora_rank: int = 0, strict: bool = True) -> AutoUIPolicy:
+    """Auto-UI-Base (T5 + fusion weights) from a local directory; never downloads.
+
+    The directory needs config.json, the weights (model.safetensors or pytorch_model.bin, read weights-only)
+    and a tokenizer (or pass ``tokenizer``). Missing or unexpected keys raise a CheckpointError listing them
+    (``strict=False`` logs them instead).
+    """
+    directory = require_directory(local_dir, what="load_autoui_base")
+    mapped = map_autoui_state_dict(read_checkpoint_weights(directory))
+    config = _config_from_checkpoint(directory, mapped, num_screens)
+    tokenizer = tokenizer or _load_checkpoint_tokenizer(directory)
+    ensure_null_token(tokenizer)
+    policy = AutoUIPolicy(config, tokenizer)
+    try:
+        missing, unexpected = policy.load_state_dict(mapped.weights, strict=False)
+    except RuntimeError as error:
+        raise CheckpointError(f"Auto-UI checkpoint {str(directory)!r}: tensor shapes do not fit: {error}") from error
+    tied = _tied_names(policy)
+    loaded = set(mapped.weights)
+    really_missing = [name for name in missing if not (tied.get(name, {name}) & loaded)]
+    problems = really_missing or unexpected or mapped.ignored
+    report = (f"missing {preview_names(really_missing)}, unexpected {preview_names(list(unexpected))}, "
+              f"unrecognised {preview_names(mapped.ignored)}")
+    if problems and strict:
+        raise CheckpointError(f"Auto-UI checkpoint {str(directory)!r} does not match AutoUIPolicy: {report}")
+    if problems:
+        logger.warning("Auto-UI checkpoint %s loaded with mismatches: %s", directory, report)
+    if lora_rank > 0:
+        policy.config = dataclasses.replace(policy.config, lora_rank=lora_rank)
+        policy._attach_lora()
+    return policy
+
+
+def _load_checkpoint_tokenizer(directory: Path) -> PreTrainedTokenizerBase:
+    """The checkpoint's own tokenizer from local files, with a clear error when it cannot be read."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+    except (OSError, ValueError, ImportError) as error:
+        raise CheckpointError(
+            f"Auto-UI checkpoint {str(directory)!r}: could not load its tokenizer ({error}); add tokenizer.json "
+            "(a T5 fast tokenizer) to the directory, install sentencepiece for spiece.model, or pass tokenizer="
+        ) from error

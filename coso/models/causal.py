@@ -1,0 +1,126 @@
+"""CoSo's causal model: a small BERT-style classifier from an action text's tokens to its action type.
+
+It reads the policy's own token ids (same tokenizer, EOS included), so the counterfactual weights computed
+by replacing tokens with ``<null>`` line up one-to-one with the policy's action tokens. Labels come from
+``coso.env.actions.parse_action``; unparseable texts get ``TaskImpossible``, as the reference maps them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from coso.env.actions import NUM_ACTION_TYPES, ActionType, parse_action
+from coso.errors import ConfigError
+from coso.models.serialization import load_config, load_weights, require_directory, save_config, save_weights
+from coso.models.text_encoder import SmallEncoderConfig, SmallTransformerEncoder, mean_pool
+from coso.models.tokenizer import TokenizerConfig, build_default_tokenizer, load_tokenizer, null_token_id
+
+UNPARSEABLE_LABEL = ActionType.TaskImpossible
+
+
+@dataclass
+class ActionTypeLabels:
+    """Action-type labels of texts (``[B]`` long) and which texts parsed (``[B]`` bool)."""
+
+    labels: torch.Tensor
+    valid: torch.Tensor
+
+
+def action_type_labels(texts: Sequence[str]) -> ActionTypeLabels:
+    """Parse each text: its action type, or TaskImpossible (with ``valid`` False) when it does not parse."""
+    parsed = [parse_action(text) for text in texts]
+    labels = [int(p.action.type) if p.action is not None else int(UNPARSEABLE_LABEL) for p in parsed]
+    valid = torch.tensor([p.valid for p in parsed], dtype=torch.bool)
+    return ActionTypeLabels(torch.tensor(labels, dtype=torch.long), valid)
+
+
+@dataclass(frozen=True)
+class ActionTypeClassifierConfig:
+    """The causal model's sizes: the reference's hidden 128, 4 heads, 3 layers, FFN 512."""
+
+    encoder: SmallEncoderConfig = field(default_factory=lambda: SmallEncoderConfig(max_positions=256))
+    num_classes: int = NUM_ACTION_TYPES
+    init_seed: int = 0
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 2:
+            raise ConfigError(f"causal model: num_classes must be >= 2, got {self.num_classes}")
+
+
+@dataclass
+class TokenBatch:
+    """Token ids and attention mask of a batch of texts, ``[B, T]`` each."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+
+
+class ActionTypeClassifier(nn.Module):
+    """P(action type | action tokens): embeddings -> transformer -> mean pool over non-pad tokens -> logits."""
+
+    CONFIG_NAME = "causal_config.json"
+
+    def __init__(self, config: ActionTypeClassifierConfig, tokenizer: PreTrainedTokenizerBase) -> None:
+        super().__init__()
+        null_token_id(tokenizer)
+        self.config = config
+        self.tokenizer = tokenizer
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.init_seed)
+            self.encoder = SmallTransformerEncoder(config.encoder, len(tokenizer), tokenizer.pad_token_id)
+            self.classifier = nn.Linear(config.encoder.hidden, config.num_classes)
+
+    @classmethod
+    def from_config(cls, config: ActionTypeClassifierConfig | None = None,
+                    tokenizer: PreTrainedTokenizerBase | None = None) -> "ActionTypeClassifier":
+        """A fresh classifier over ``tokenizer`` (pass the policy's; default: the in-process one)."""
+        config = config or ActionTypeClassifierConfig()
+        return cls(config, tokenizer or build_default_tokenizer(config.tokenizer))
+
+    @property
+    def null_token_id(self) -> int:
+        """The ``<null>`` id used to blank tokens in counterfactual inputs."""
+        return null_token_id(self.tokenizer)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live."""
+        return self.classifier.weight.device
+
+    def tokenize(self, texts: Sequence[str]) -> TokenBatch:
+        """Token ids as the policy scores them (EOS appended, right-padded), truncated to max_positions."""
+        batch = self.tokenizer(list(texts), padding=True, padding_side="right", truncation=True,
+                               max_length=self.config.encoder.max_positions, return_tensors="pt")
+        return TokenBatch(batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Action-type logits ``[B, num_classes]``."""
+        states = self.encoder(input_ids, attention_mask)
+        return self.classifier(mean_pool(states, attention_mask))
+
+    def probabilities(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Action-type probabilities ``[B, num_classes]``."""
+        return self(input_ids, attention_mask).softmax(dim=-1)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Write config JSON, safetensors weights and the tokenizer into ``directory``."""
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save_pretrained(str(directory))
+        save_weights(directory, self)
+        save_config(directory, self.CONFIG_NAME, self.config)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> "ActionTypeClassifier":
+        """A classifier written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
+        require_directory(directory, what="ActionTypeClassifier.from_pretrained")
+        model = cls(load_config(directory, cls.CONFIG_NAME, ActionTypeClassifierConfig), load_tokenizer(directory))
+        load_weights(directory, model)
+        return model

@@ -1,0 +1,121 @@
+"""Saving and loading model directories: dataclass configs as JSON and weights as safetensors, written atomically.
+
+Every model of ``coso.models`` stores a directory with ``<name>.json`` (its config), ``model.safetensors``
+(its weights) and, where it has one, its tokenizer. Files are written under a temporary name and renamed,
+so a crash never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from safetensors.torch import load_model, save_model
+
+from coso.errors import CheckpointError, ConfigError
+
+WEIGHTS_NAME = "model.safetensors"
+
+ConfigT = TypeVar("ConfigT")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a (possibly nested) dataclass config; tuples become lists."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_from_dict(config_class: type[ConfigT], values: dict[str, Any], where: str) -> ConfigT:
+    """Build ``config_class`` from a dict, recursing into nested dataclasses; an unknown key is a ConfigError."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping for {config_class.__name__}, got {type(values).__name__}")
+    hints = typing.get_type_hints(config_class)
+    known = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown {config_class.__name__} field(s) {unknown}; valid fields are {sorted(known)}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        field_type = hints[name]
+        if dataclasses.is_dataclass(field_type) and isinstance(value, dict):
+            value = config_from_dict(field_type, value, f"{where}.{name}")
+        elif typing.get_origin(field_type) is tuple and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return config_class(**kwargs)
+
+
+def _atomic_write(path: Path, write: typing.Callable[[str], None]) -> None:
+    """Call ``write(temporary_path)`` and rename the result onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def save_config(directory: str | os.PathLike, file_name: str, config: Any) -> None:
+    """Write a dataclass config as ``directory/file_name`` (JSON), atomically."""
+    text = json.dumps(config_to_dict(config), indent=2, sort_keys=True)
+    _atomic_write(Path(directory) / file_name, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
+def load_config(directory: str | os.PathLike, file_name: str, config_class: type[ConfigT]) -> ConfigT:
+    """Read ``directory/file_name`` into ``config_class``; a missing or malformed file is a CheckpointError."""
+    path = Path(directory) / file_name
+    require_directory(directory, what=config_class.__name__)
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing: this is not a saved {config_class.__name__} directory")
+    try:
+        values = json.loads(path.read_text())
+    except ValueError as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error}); re-save the model") from error
+    return config_from_dict(config_class, values, str(path))
+
+
+def save_weights(directory: str | os.PathLike, module: torch.nn.Module) -> None:
+    """Write a module's weights to ``directory/model.safetensors`` (shared tensors handled), atomically."""
+    _atomic_write(Path(directory) / WEIGHTS_NAME, lambda tmp: save_model(module, tmp))
+
+
+def load_weights(directory: str | os.PathLike, module: torch.nn.Module) -> None:
+    """Load ``directory/model.safetensors`` into ``module`` strictly; mismatched names are a CheckpointError."""
+    path = Path(directory) / WEIGHTS_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing: the checkpoint has a config but no weights")
+    try:
+        missing, unexpected = load_model(module, str(path), strict=False)
+    except RuntimeError as error:  # shape mismatches
+        raise CheckpointError(f"{path} does not fit the model built from its config: {error}") from error
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path} does not match the model built from its config: "
+            f"missing {preview_names(missing)}, unexpected {preview_names(unexpected)}"
+        )
+
+
+def require_directory(directory: str | os.PathLike, what: str) -> Path:
+    """The directory as a Path; a missing one is a CheckpointError that says what was expected there."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise CheckpointError(f"{what}: directory {str(path)!r} does not exist (check the path you passed)")
+    return path
+
+
+def preview_names(names: typing.Sequence[str], limit: int = 8) -> str:
+    """A short printable list of key names: the first ``limit`` and how many more."""
+    names = list(names)
+    shown = ", ".join(names[:limit]) or "none"
+    return f"[{shown}]" + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
