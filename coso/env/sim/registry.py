@@ -1,0 +1,70 @@
+"""Registries that app modules fill at import: views, popups, tap commands, field submitters, app roots.
+
+Each app (``coso.env.sim.apps.*``) registers its own screens and behaviour here, so the phone dispatches
+by name instead of through if/elif chains, and adding an app touches one module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+if TYPE_CHECKING:
+    from coso.env.sim.state import Page, PhoneState
+    from coso.env.sim.ui import Command, ScreenBuilder
+
+ViewBuilder = Callable[["PhoneState", "ScreenBuilder"], None]
+PopupBuilder = Callable[["PhoneState", "ScreenBuilder"], None]
+CommandHandler = Callable[["PhoneState", "Command"], None]
+Submitter = Callable[["PhoneState", str], None]
+RootFactory = Callable[["PhoneState"], "Page"]
+EnterHook = Callable[["PhoneState", "Page"], None]
+
+VIEWS: dict[str, ViewBuilder] = {}  # page.view -> draws the page's content
+POPUPS: dict[str, PopupBuilder] = {}  # popup id -> draws it over the page
+COMMANDS: dict[str, CommandHandler] = {}  # Command.name -> applies a tap
+SUBMITTERS: dict[str, Submitter] = {}  # text field id -> what Enter does with its text
+ROOTS: dict[str, RootFactory] = {}  # app -> the page it opens on
+ENTER_HOOKS: dict[str, EnterHook] = {}  # page.view -> runs when a page of that view is shown
+FIRST_RUN_POPUPS: dict[str, str] = {}  # app -> popup that may greet its first launch (by difficulty)
+
+F = TypeVar("F")
+
+
+def _register(table: dict, name: str, kind: str) -> Callable[[F], F]:
+    def register(function: F) -> F:
+        if name in table:
+            raise ValueError(f"simulator {kind} {name!r} is registered twice")
+        table[name] = function
+        return function
+
+    return register
+
+
+def view(name: str) -> Callable[[F], F]:
+    """Register the builder of a page view."""
+    return _register(VIEWS, name, "view")
+
+
+def popup(name: str) -> Callable[[F], F]:
+    """Register the builder of a popup."""
+    return _register(POPUPS, name, "popup")
+
+
+def command(name: str) -> Callable[[F], F]:
+    """Register a tap command handler."""
+    return _register(COMMANDS, name, "command")
+
+
+def submitter(field_id: str) -> Callable[[F], F]:
+    """Register what Enter does in a text field."""
+    return _register(SUBMITTERS, field_id, "submitter")
+
+
+def root(app: str) -> Callable[[F], F]:
+    """Register the page an app opens on."""
+    return _register(ROOTS, app, "root page")
+
+
+def on_enter(view_name: str) -> Callable[[F], F]:
+    """Register a hook run when a page of ``view_name`` is shown."""
+    return _register(ENTER_HOOKS, view_name, "enter hook")
