@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import numpy as np
 from PIL import Image
 
 from coso.env.actions import Action, ActionType, ParsedAction, build_prompt, parse_action
@@ -94,6 +95,8 @@ class Observation:
     previous_action: str | None = None
     step: int = 0
     state: object | None = field(default=None, repr=False, compare=False)  # privileged sim state, or None
+    # previous + current screen features, filled in by the rollout (environments know nothing of encoders)
+    image_features: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def prompt(self) -> str:

@@ -1,0 +1,41 @@
+"""The AutoUI agent: the policy model writing one action text per observation during rollouts."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from coso.env.base import Observation
+from coso.env.tasks import Task
+from coso.models.autoui import AutoUIPolicy
+
+
+class AutoUIAgent:
+    """Samples (temperature > 0) or greedily decodes AutoUI actions from prompts and stacked screen features."""
+
+    def __init__(self, policy: AutoUIPolicy, *, temperature: float, max_new_tokens: int,
+                 generator: torch.Generator | None = None, batch_size: int = 16) -> None:
+        self.policy = policy
+        self.temperature = float(temperature)
+        self.max_new_tokens = int(max_new_tokens)
+        self.generator = generator
+        self.batch_size = batch_size
+
+    def act(self, observations: Sequence[Observation], tasks: Sequence[Task]) -> list[str]:
+        """One action text per observation (whose stacked screen features the rollout filled in)."""
+        missing = [index for index, obs in enumerate(observations) if obs.image_features is None]
+        if missing:
+            raise ValueError(f"AutoUIAgent.act: observations {missing} carry no image_features; "
+                             "run the agent through coso.rollout.collect_trajectories, which fills them in")
+        features = torch.as_tensor(np.stack([obs.image_features for obs in observations]).astype(np.float32),
+                                   device=self.policy.device)
+        texts: list[str] = []
+        for start in range(0, len(observations), self.batch_size):
+            prompts = [obs.prompt for obs in observations[start:start + self.batch_size]]
+            texts.extend(self.policy.generate(
+                prompts, features[start:start + self.batch_size], do_sample=self.temperature > 0,
+                temperature=max(self.temperature, 1e-6), max_new_tokens=self.max_new_tokens,
+                generator=self.generator))
+        return texts

@@ -1,0 +1,89 @@
+"""Build environments, tasks, image encoders and pools from a run config (one registry per choice)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from coso.config import EnvConfig, RunConfig
+from coso.env.base import EpisodeConfig, PhoneEnv
+from coso.env.features import ImageEncoder, build_image_encoder
+from coso.env.pool import EnvPool
+from coso.env.task_generator import generate_tasks, sequential_tasks
+from coso.env.task_parser import load_task_file
+from coso.env.tasks import Task
+from coso.errors import ConfigError
+
+EnvFactory = Callable[[int], PhoneEnv]
+EVAL_TASK_SEED_OFFSET = 1_000_003  # generated evaluation tasks use a disjoint seed stream from training tasks
+GENERATED_TRAIN_TASKS = 512
+
+
+def episode_config(env: EnvConfig) -> EpisodeConfig:
+    """The episode rules of an env config."""
+    return EpisodeConfig(
+        max_steps_general=env.max_steps_general,
+        max_steps_webshop=env.max_steps_webshop,
+        invalid_action=env.invalid_action,
+        invalid_action_penalty=env.invalid_action_penalty,
+    )
+
+
+def _sim_factory(env: EnvConfig, seed: int) -> EnvFactory:
+    from coso.env.judge import RuleJudge
+    from coso.env.sim import SimConfig, SimPhone
+
+    sim_config = SimConfig.from_mapping(env.sim)
+    episode = episode_config(env)
+
+    def make(slot: int) -> PhoneEnv:
+        phone = SimPhone(sim_config)
+        return PhoneEnv(phone, RuleJudge(phone), episode)
+
+    return make
+
+
+def _android_factory(env: EnvConfig, seed: int) -> EnvFactory:
+    from coso.env.android.factory import android_env_factory
+
+    return android_env_factory(env, episode_config(env), seed)
+
+
+ENV_BACKENDS: dict[str, Callable[[EnvConfig, int], EnvFactory]] = {
+    "sim": _sim_factory,
+    "android": _android_factory,
+}
+
+
+def build_env_factory(env: EnvConfig, seed: int) -> EnvFactory:
+    """A function that builds one environment per pool slot, for the configured backend."""
+    if env.backend not in ENV_BACKENDS:
+        raise ConfigError(f"env.backend={env.backend!r} is not one of {sorted(ENV_BACKENDS)}")
+    return ENV_BACKENDS[env.backend](env, seed)
+
+
+def build_pool(env: EnvConfig, seed: int) -> EnvPool:
+    """The environment pool of a run."""
+    return EnvPool(build_env_factory(env, seed), env.num_envs, env.step_timeout_s, env.reset_timeout_s,
+                   env.max_restarts)
+
+
+def build_encoder(env: EnvConfig) -> ImageEncoder:
+    """The screenshot feature encoder of a run."""
+    kwargs: dict[str, object] = {"feature_dim": env.image_feature_dim}
+    if env.image_encoder_path:
+        kwargs["path"] = env.image_encoder_path
+    return build_image_encoder(env.image_encoder, **kwargs)
+
+
+def load_tasks(config: RunConfig) -> tuple[list[Task], list[Task]]:
+    """(training tasks, evaluation tasks): from the task file (eval = its first lines) or the generator."""
+    if config.task_file:
+        path = Path(config.task_file)
+        tasks = list(load_task_file(path))  # each line's task set follows from its goal
+        if not tasks:
+            raise ConfigError(f"task_file={path} holds no tasks (blank lines and # comments are skipped)")
+        return tasks, sequential_tasks(tasks, config.train.eval_episodes)
+    train = generate_tasks(GENERATED_TRAIN_TASKS, config.seed, config.env.task_set)
+    evaluation = generate_tasks(config.train.eval_episodes, EVAL_TASK_SEED_OFFSET, config.env.task_set)
+    return train, evaluation

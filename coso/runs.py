@@ -1,0 +1,167 @@
+"""Run kinds: `collect` (a trajectory dataset), `train` (offline / online / off2on) and `eval` (score a checkpoint).
+
+Each returns summary.json as one line, which the entry point prints last.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from coso.config import RunConfig
+from coso.data.dataset import save_trajectories
+from coso.env.demonstrator import ExpertPolicy, NoiseConfig
+from coso.env.factory import build_encoder, build_pool, load_tasks
+from coso.env.recording import EpisodeRecorder, NullRecorder
+from coso.env.task_generator import generate_tasks, sequential_tasks
+from coso.env.task_parser import load_task_file
+from coso.errors import ConfigError
+from coso.rollout import Agent, collect_trajectories
+from coso.training.loop import FirstEpisodesRecorder, run_training, seed_everything
+from coso.training.run_logger import RunLogger, atomic_write_text, redact_secrets, write_summary
+
+COLLECT_TASK_SEED = 0
+COLLECT_SEED_BASE = 3_000_000
+EVAL_ONLY_SEED_BASE = 10_000_000  # the same evaluation seeds as training's eval phases
+
+
+def _write_config(run_dir: Path, resolved: dict[str, Any]) -> None:
+    from omegaconf import OmegaConf
+
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(redact_secrets(resolved)))
+
+
+def _recorder(config: RunConfig, run_dir: Path):
+    if config.env.record_episodes > 0:
+        return FirstEpisodesRecorder(EpisodeRecorder(run_dir / "episodes"), config.env.record_episodes)
+    return NullRecorder()
+
+
+def _policy_agent(config: RunConfig, temperature: float) -> Agent:
+    """The policy of the checkpoint at load_path, as a rollout agent."""
+    from coso.agents.autoui import AutoUIAgent
+    from coso.training.checkpoint import read_checkpoint
+    from coso.training.components import load_models
+
+    if not config.load_path:
+        raise ConfigError("this run needs load_path=<a run directory or checkpoint> to take the policy from")
+    _, _, path = read_checkpoint(Path(config.load_path), required=("models",))
+    policy = load_models(path / "models").policy
+    policy.eval()
+    return AutoUIAgent(policy, temperature=temperature, max_new_tokens=config.agent.max_new_tokens,
+                       generator=torch.Generator().manual_seed(config.seed))
+
+
+def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
+    """Roll out the demonstrator (or a checkpoint's policy) and write a trajectory dataset."""
+    started = time.perf_counter()
+    run_dir = Path(config.save_path)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_config(run_dir, resolved)
+    seed_everything(config.seed)
+    if config.task_file:
+        loaded = load_task_file(config.task_file, skip_unparseable=True)
+        for failure in loaded.skipped:
+            print(f"warning: {config.task_file}, line {failure.line_no}: skipped {failure.text!r} "
+                  f"({failure.reason})", file=sys.stderr)
+        tasks = list(loaded)
+        tasks_total = len(tasks) + len(loaded.skipped)
+        if not tasks:
+            raise ConfigError(f"task_file={config.task_file} has no task that parses")
+    else:
+        tasks = generate_tasks(config.episodes or 64, COLLECT_TASK_SEED + config.seed, config.env.task_set)
+        tasks_total = len(tasks)
+    episodes = config.episodes if config.episodes is not None else len(tasks)
+    if episodes < 1:
+        raise ConfigError(f"episodes={episodes} must be >= 1")
+    episode_tasks = sequential_tasks(tasks, episodes)
+    agents: dict[str, Callable[[], Agent]] = {
+        "expert": lambda: ExpertPolicy(NoiseConfig.from_level(config.noise), seed=config.seed),
+        "model": lambda: _policy_agent(config, config.agent.temperature),
+    }
+    if config.policy not in agents:
+        raise ConfigError(f"policy={config.policy!r} is not one of {sorted(agents)}")
+    agent = agents[config.policy]()
+    encoder = build_encoder(config.env)
+    with build_pool(config.env, config.seed) as pool:
+        result = collect_trajectories(pool, agent, episode_tasks, encoder, seeds=COLLECT_SEED_BASE + config.seed,
+                                      gamma=config.algorithm.gamma, recorder=_recorder(config, run_dir),
+                                      progress=config.logging.progress)
+    dataset = save_trajectories(result.trajectories, run_dir / "dataset", overwrite=True,
+                                source=f"collect policy={config.policy} noise={config.noise}")
+    stats = result.stats
+    by_kind: dict[str, list[bool]] = {}
+    for task, trajectory in zip(episode_tasks, result.trajectories):
+        by_kind.setdefault(task.goal.kind, []).append(trajectory.success)
+    summary = {
+        "config_name": config.config_name,
+        "run": "collect",
+        "policy": config.policy,
+        "noise": config.noise,
+        "seed": config.seed,
+        "task_file": config.task_file,
+        "tasks_total": tasks_total,
+        "tasks_parsed": len(tasks),
+        "episodes": stats.episodes,
+        "success_rate": stats.success_rate,
+        "success_rate_by_goal": {kind: float(np.mean(values)) for kind, values in sorted(by_kind.items())},
+        "env_steps": stats.env_steps,
+        "env_failures": stats.env_failures,
+        "invalid_actions": stats.invalid_actions,
+        "dataset": str(dataset),
+        "wall_seconds": {"collect": round(time.perf_counter() - started, 2)},
+    }
+    return write_summary(run_dir, summary)
+
+
+def run_eval(config: RunConfig, resolved: dict[str, Any]) -> str:
+    """Score the policy of a checkpoint on the first N evaluation tasks (the test-split convention)."""
+    started = time.perf_counter()
+    run_dir = Path(config.save_path)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_config(run_dir, resolved)
+    seed_everything(config.seed)
+    agent = _policy_agent(config, config.agent.eval_temperature)
+    _, eval_tasks = load_tasks(config)
+    encoder = build_encoder(config.env)
+    logger = RunLogger(run_dir, redact_secrets(resolved), project=config.logging.project,
+                       run_name=f"{config.config_name}-seed{config.seed}", wandb_mode=config.logging.wandb_mode)
+    with build_pool(config.env, config.seed) as pool:
+        result = collect_trajectories(pool, agent, eval_tasks, encoder, seeds=EVAL_ONLY_SEED_BASE,
+                                      gamma=config.algorithm.gamma, recorder=_recorder(config, run_dir),
+                                      progress=config.logging.progress)
+    stats = result.stats
+    logger.log({"eval_success_rate": stats.success_rate, "env_steps": stats.env_steps}, step=0, phase="eval")
+    logger.finish()
+    summary = {
+        "config_name": config.config_name,
+        "run": "eval",
+        "load_path": config.load_path,
+        "seed": config.seed,
+        "eval_success_rate": {"checkpoint": stats.success_rate},
+        "episodes": stats.episodes,
+        "env_steps": stats.env_steps,
+        "env_failures": stats.env_failures,
+        "invalid_actions": stats.invalid_actions,
+        "wall_seconds": {"eval": round(time.perf_counter() - started, 2)},
+    }
+    return write_summary(run_dir, summary)
+
+
+RUN_KINDS: dict[str, Callable[[RunConfig, dict[str, Any]], str]] = {
+    "collect": run_collect,
+    "train": run_training,
+    "eval": run_eval,
+}
+
+
+def execute(config: RunConfig, resolved: dict[str, Any]) -> str:
+    """Dispatch a composed run config to its run kind."""
+    if config.run not in RUN_KINDS:
+        raise ConfigError(f"run={config.run!r} is not one of {sorted(RUN_KINDS)}")
+    return RUN_KINDS[config.run](config, resolved)

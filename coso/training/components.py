@@ -1,0 +1,93 @@
+"""Build, save and load the networks of a run from its config (policy, critics, causal classifier)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+from coso.config import RunConfig
+from coso.errors import CheckpointError, ConfigError
+from coso.models.autoui import AutoUIConfig, AutoUIPolicy, load_autoui_base
+from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig
+from coso.models.critics import CriticConfig, StepCritic, TrajectoryCritic
+from coso.models.text_encoder import SmallEncoderConfig, TextEncoderSpec
+from coso.models.tokenizer import TokenizerConfig, ensure_null_token
+from coso.training.trainer import Models
+
+T = TypeVar("T")
+MODEL_DIRS = {"policy": "policy", "step_critic": "step_critic", "trajectory_critic": "trajectory_critic",
+              "causal": "causal"}
+
+
+def dataclass_from(cls: type[T], values: Mapping[str, Any], where: str, **fixed: Any) -> T:
+    """``cls(**values, **fixed)``, naming unknown keys of the config section ``where`` in a ConfigError."""
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{where} has unknown keys {unknown}; known keys are {sorted(known - set(fixed))}")
+    merged = dict(values)
+    for key, value in merged.items():
+        if isinstance(value, list):
+            merged[key] = tuple(value)
+    merged.update(fixed)
+    return cls(**merged)
+
+
+def _policy(config: RunConfig) -> AutoUIPolicy:
+    agent = config.agent
+    if agent.policy_path:
+        policy = load_autoui_base(agent.policy_path)
+        ensure_null_token(policy.tokenizer)
+        return policy
+    tokenizer = TokenizerConfig(vocab_size=agent.tokenizer_vocab_size)
+    model = dataclass_from(AutoUIConfig, agent.model, "agent.model", image_feature_dim=config.env.image_feature_dim,
+                           tokenizer=tokenizer, lora_rank=agent.lora_rank, init_seed=config.seed)
+    return AutoUIPolicy.from_config(model)
+
+
+def _critic_config(config: RunConfig) -> CriticConfig:
+    agent = config.agent
+    values = dict(agent.critic)
+    encoder = dataclass_from(SmallEncoderConfig, values.pop("encoder", {}), "agent.critic.encoder")
+    spec = TextEncoderSpec(kind=agent.critic_text_encoder, path=agent.critic_encoder_path, builtin=encoder)
+    return dataclass_from(CriticConfig, values, "agent.critic", text_encoder=spec,
+                          image_feature_dim=config.env.image_feature_dim, init_seed=config.seed)
+
+
+def build_models(config: RunConfig) -> Models:
+    """Fresh networks for a run: the policy (built in or Auto-UI-Base from a local path) and its companions."""
+    policy = _policy(config)
+    critic_config = _critic_config(config)
+    causal_config = ActionTypeClassifierConfig(
+        encoder=SmallEncoderConfig(hidden=config.causal.hidden_size, heads=config.causal.num_heads,
+                                   layers=config.causal.num_layers, ffn=config.causal.ffn_size, max_positions=512),
+        init_seed=config.seed,
+    )
+    return Models(
+        policy=policy,
+        step_critic=StepCritic.from_config(critic_config, policy.tokenizer),
+        trajectory_critic=TrajectoryCritic.from_config(critic_config, policy.tokenizer),
+        causal=ActionTypeClassifier.from_config(causal_config, policy.tokenizer),
+    )
+
+
+def save_models(models: Models, directory: Path) -> None:
+    """Write every network with save_pretrained into sub-directories of ``directory``."""
+    for attribute, name in MODEL_DIRS.items():
+        getattr(models, attribute).save_pretrained(Path(directory) / name)
+
+
+def load_models(directory: Path) -> Models:
+    """Networks written by ``save_models``; a missing part is a CheckpointError naming it."""
+    directory = Path(directory)
+    missing = [name for name in MODEL_DIRS.values() if not (directory / name).is_dir()]
+    if missing:
+        raise CheckpointError(f"checkpoint {directory} is missing the model directories {missing}; "
+                              "it is incomplete (point load_path at a run directory written by coso training)")
+    return Models(
+        policy=AutoUIPolicy.from_pretrained(directory / "policy"),
+        step_critic=StepCritic.from_pretrained(directory / "step_critic"),
+        trajectory_critic=TrajectoryCritic.from_pretrained(directory / "trajectory_critic"),
+        causal=ActionTypeClassifier.from_pretrained(directory / "causal"),
+    )

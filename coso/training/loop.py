@@ -1,0 +1,409 @@
+"""The training run: offline, online and off2on phases, evaluation, checkpoints and resume.
+
+Offline (DigiRL): trajectory critic -> step critic -> actor on the top trajectories of a dataset.
+Online iteration: rollout -> buffer -> (CoSo: causal model) -> trajectory critic -> step critic -> actor.
+A checkpoint is written after the offline phase and every ``save_freq`` online iterations; rerunning the
+same command resumes from it. Rollouts and evaluation run on the main process; with several processes
+(torchrun + accelerate) trajectories are broadcast and the updates are data-parallel.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list
+from omegaconf import OmegaConf
+
+from coso.agents.autoui import AutoUIAgent
+from coso.config import RunConfig
+from coso.data.buffer import ReplayBuffer
+from coso.data.dataset import load_trajectories, save_trajectories
+from coso.data.trajectory import Trajectory
+from coso.env.demonstrator import ExpertPolicy, NoiseConfig
+from coso.env.factory import build_encoder, build_pool, load_tasks
+from coso.env.recording import EpisodeRecorder, NullRecorder
+from coso.env.tasks import Task
+from coso.errors import ConfigError
+from coso.rollout import Agent, collect_trajectories
+from coso.training.checkpoint import (
+    TrainingState,
+    has_checkpoint,
+    load_tensors_state,
+    read_checkpoint,
+    restore_rng_state,
+    save_tensors_state,
+    write_checkpoint,
+)
+from coso.training.components import build_models, load_models, save_models
+from coso.training.entropy import build_entropy_bonus
+from coso.training.heatmap import TokenHeatmapWriter
+from coso.training.run_logger import RunLogger, atomic_write_text, redact_secrets, write_summary
+from coso.training.trainer import Models, Trainer
+
+TRAIN_MODES = ("offline", "online", "off2on")
+ALGORITHMS = ("digirl", "filteredbc", "coso")
+EVAL_SEED_BASE = 10_000_000
+ROLLOUT_SEED_BASE = 1_000_000
+OFFLINE_SEED_BASE = 2_000_000
+
+
+def algorithm_label(config: RunConfig) -> str:
+    """What the run trains, in the reference's terms: digirl, entropy (naive), coso, or filteredbc."""
+    if config.algorithm.name == "filteredbc":
+        return "filteredbc"
+    if config.use_entropy:
+        return "coso" if config.use_causal else "entropy"
+    return "digirl"
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; return a torch generator for batch sampling."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+class FirstEpisodesRecorder:
+    """Records only the first ``limit`` episodes of a rollout (GIFs are for looking, not for every episode)."""
+
+    def __init__(self, recorder: EpisodeRecorder, limit: int) -> None:
+        self.recorder = recorder
+        self.limit = limit
+        self.count = 0
+
+    def record(self, screens, actions, task, path):
+        """Pass the episode on while under the limit."""
+        if self.count >= self.limit:
+            return None
+        self.count += 1
+        return self.recorder.record(screens, actions, task, path)
+
+
+class PhaseTimer:
+    """Wall seconds per phase, accumulated across resumes."""
+
+    def __init__(self, totals: dict[str, float]) -> None:
+        self.totals = totals
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time a block and add it to ``name``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.totals[name] = self.totals.get(name, 0.0) + time.perf_counter() - started
+
+
+class TrainingRun:
+    """One run of a training config, from fresh or resumed state to summary.json."""
+
+    def __init__(self, config: RunConfig, resolved: dict[str, Any]) -> None:
+        if config.train_mode not in TRAIN_MODES:
+            raise ConfigError(f"train_mode={config.train_mode!r} is not one of {TRAIN_MODES}")
+        if config.algorithm.name not in ALGORITHMS:
+            raise ConfigError(f"algorithm.name={config.algorithm.name!r} is not one of {ALGORITHMS}")
+        self.config = config
+        self.run_dir = Path(config.save_path)
+        self.accelerator = Accelerator(cpu=not torch.cuda.is_available(),
+                                       mixed_precision=config.train.mixed_precision)
+        self.is_main = self.accelerator.is_main_process
+        self.generator = seed_everything(config.seed + 1000 * self.accelerator.process_index)
+        self.state = TrainingState()
+        self.timer = PhaseTimer(self.state.wall_seconds)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.is_main:
+            atomic_write_text(self.run_dir / "config.yaml", OmegaConf.to_yaml(redact_secrets(resolved)))
+        self.logger = RunLogger(self.run_dir, redact_secrets(resolved), project=config.logging.project,
+                                run_name=f"{config.config_name}-seed{config.seed}",
+                                wandb_mode=config.logging.wandb_mode, enabled=self.is_main)
+        self.train_tasks, self.eval_tasks = load_tasks(config)
+        self.encoder = build_encoder(config.env)
+        self.buffer = ReplayBuffer(config.train.capacity)
+        self.resumed = False
+        models = self._initial_models()
+        self.trainer = Trainer(models, config, self.accelerator,
+                               build_entropy_bonus(config, self.trainer_models, models.policy.tokenizer), self.generator)
+        self.heatmaps = TokenHeatmapWriter(self.run_dir / "heatmaps", models.policy.tokenizer,
+                                           config.causal.heatmap_every if self.is_main else 0)
+        self.trainer.on_actor_batch = self.heatmaps.observe
+        if self.resumed:
+            self._restore_optimizers()
+        self._pool = None
+
+    # ------------------------------------------------------------------------------------------ setup
+
+    def trainer_models(self) -> Models:
+        """The trainer's bare models (late-bound for the entropy bonus)."""
+        return self.trainer.unwrapped()
+
+    def _initial_models(self) -> Models:
+        """Resume from this run's checkpoint, start from load_path's, or build fresh networks."""
+        if has_checkpoint(self.run_dir):
+            state, rng, path = read_checkpoint(self.run_dir, required=("models", "buffer", "optimizers.pt"))
+            self.state = state
+            self.timer = PhaseTimer(self.state.wall_seconds)
+            self.buffer = ReplayBuffer.load(path / "buffer", capacity=self.config.train.capacity)
+            restore_rng_state(rng)
+            self.resumed = True
+            self._checkpoint_path = path
+            self._truncate_metrics(state.metrics_lines)
+            return load_models(path / "models")
+        if self.config.load_path:
+            state, _, path = read_checkpoint(Path(self.config.load_path), required=("models",))
+            if self.config.train_mode == "off2on" and state.phase in ("offline_done", "online"):
+                self.state.phase = "offline_done"
+                self.state.eval_results = {k: v for k, v in state.eval_results.items() if k in ("initial", "offline")}
+                if (path / "buffer").is_dir():
+                    self.buffer = ReplayBuffer.load(path / "buffer", capacity=self.config.train.capacity)
+            return load_models(path / "models")
+        return build_models(self.config)
+
+    def _truncate_metrics(self, lines: int) -> None:
+        """Drop metrics logged after the checkpoint we resume from (they will be logged again)."""
+        path = self.run_dir / "metrics.jsonl"
+        if self.is_main and path.exists():
+            kept = path.read_text().splitlines()[:lines]
+            atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+    def _restore_optimizers(self) -> None:
+        states = load_tensors_state(self._checkpoint_path / "optimizers.pt")
+        for name, optimizer in self.trainer.optimizers().items():
+            if name in states:
+                optimizer.load_state_dict(states[name])
+        self.trainer.actor_updates = self.state.actor_updates
+
+    @property
+    def pool(self):
+        """The environment pool, built on first use (main process only)."""
+        if self._pool is None:
+            self._pool = build_pool(self.config.env, self.config.seed)
+        return self._pool
+
+    # ------------------------------------------------------------------------------------------ rollouts
+
+    def _rollout(self, agent_factory, tasks: Sequence[Task], seed: int, recorder=None) -> tuple[list[Trajectory], dict[str, float]]:
+        """Run tasks on the main process and share the trajectories with every process."""
+        payload: list[Any] = [None]
+        if self.is_main:
+            result = collect_trajectories(self.pool, agent_factory(), tasks, self.encoder, seeds=seed,
+                                          gamma=self.config.algorithm.gamma, recorder=recorder,
+                                          progress=self.config.logging.progress)
+            payload = [(result.trajectories, result.stats.as_dict(prefix=""))]
+        if self.accelerator.num_processes > 1:
+            broadcast_object_list(payload)
+        trajectories, stats = payload[0]
+        return trajectories, {key: float(value) for key, value in stats.items() if isinstance(value, (int, float))}
+
+    def _model_agent(self, temperature: float) -> AutoUIAgent:
+        policy = self.trainer.unwrapped().policy
+        policy.eval()
+        return AutoUIAgent(policy, temperature=temperature, max_new_tokens=self.config.agent.max_new_tokens,
+                           generator=torch.Generator().manual_seed(self.config.seed + self.state.env_steps))
+
+    def evaluate(self, name: str) -> float:
+        """Success rate of the policy on the evaluation tasks (the first N, fixed seeds)."""
+        recorder = (FirstEpisodesRecorder(EpisodeRecorder(self.run_dir / "episodes" / name),
+                                          self.config.env.record_episodes)
+                    if self.config.env.record_episodes > 0 and self.is_main else NullRecorder())
+        with self.timer.phase(f"eval_{name}"):
+            trajectories, stats = self._rollout(lambda: self._model_agent(self.config.agent.eval_temperature),
+                                                self.eval_tasks, EVAL_SEED_BASE, recorder)
+        success = float(np.mean([t.success for t in trajectories])) if trajectories else 0.0
+        self.state.eval_results[name] = success
+        self.logger.log({"eval_success_rate": success, "env_steps": self.state.env_steps,
+                         **{f"eval_{k}": v for k, v in stats.items() if k != "success_rate"}},
+                        step=self.state.env_steps, phase=f"eval_{name}")
+        return success
+
+    # ------------------------------------------------------------------------------------------ phases
+
+    def offline_data(self) -> list[Trajectory]:
+        """The offline dataset: the given one, or demonstrator rollouts with noise (saved for reuse)."""
+        if self.config.offline_data:
+            return load_trajectories(self.config.offline_data)
+        cached = self.run_dir / "offline_data"
+        if cached.is_dir():
+            return load_trajectories(cached)
+        train = self.config.train
+        rng = random.Random(self.config.seed)
+        tasks = [rng.choice(self.train_tasks) for _ in range(train.offline_episodes)]
+        expert = ExpertPolicy(NoiseConfig.from_level(train.offline_noise), seed=self.config.seed)
+        trajectories, _ = self._rollout(lambda: expert, tasks, OFFLINE_SEED_BASE + self.config.seed)
+        if self.is_main:
+            save_trajectories(trajectories, cached, source="demonstrator",
+                              extra={"noise": train.offline_noise})
+        return trajectories
+
+    def offline_phase(self) -> None:
+        """DigiRL's offline phase (or Filtered BC's) on the offline dataset, then its evaluation."""
+        cfg = self.config
+        train = cfg.train
+        with self.timer.phase("offline"):
+            data = self.offline_data()
+            self.buffer.add(data)
+            self.state.episodes += len(data)
+            train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
+            metrics: dict[str, float] = {"offline_success_rate": float(np.mean([t.success for t in data]))}
+            if cfg.use_causal:
+                metrics.update(self.trainer.train_causal(self._buffer_actions(), cfg.causal.pretrain_calls))
+            if cfg.algorithm.name == "filteredbc":
+                kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=False)
+                metrics.update(self.trainer.train_filtered_bc(ReplayBuffer(train.capacity, kept),
+                                                              train.offline_actor_epochs))
+            else:
+                metrics.update(self.trainer.train_trajectory_critic(train_buffer.trajectories(),
+                                                                    train.offline_trajectory_critic_epochs))
+                metrics.update(self.trainer.train_step_critic(train_buffer, train.offline_critic_epochs))
+                metrics.update(self.trainer.critic_accuracy(val_buffer))
+                kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=False)
+                metrics.update(self.trainer.train_actor(ReplayBuffer(train.capacity, kept),
+                                                        train.offline_actor_epochs,
+                                                        entropy=cfg.use_entropy and cfg.causal.entropy_in_offline))
+            metrics["kept_trajectories"] = len(kept)
+            self.state.actor_updates = self.trainer.actor_updates
+        self.logger.log(metrics, step=self.state.env_steps, phase="offline")
+        self.evaluate("offline")
+        self.state.phase = "offline_done"
+        self.checkpoint()
+
+    def _buffer_actions(self) -> list[str]:
+        return [transition.action for transition in self.buffer.transitions()]
+
+    def online_iteration(self, iteration: int) -> dict[str, float]:
+        """One DigiRL/CoSo online iteration."""
+        cfg = self.config
+        train = cfg.train
+        rng = random.Random(cfg.seed * 100_003 + iteration)
+        # reseeded per iteration and process: a resumed run samples what an unbroken one does
+        self.generator.manual_seed((cfg.seed * 1_000_003 + iteration) * 64 + self.accelerator.process_index)
+        tasks = [rng.choice(self.train_tasks) for _ in range(train.rollout_size)]
+        with self.timer.phase("online_rollout"):
+            trajectories, stats = self._rollout(lambda: self._model_agent(cfg.agent.temperature), tasks,
+                                                ROLLOUT_SEED_BASE + cfg.seed * 10_000 + iteration * train.rollout_size)
+        self.state.env_steps += sum(len(t) for t in trajectories)
+        self.state.episodes += len(trajectories)
+        self.buffer.add([t for t in trajectories if t.transitions])
+        metrics = {"success_rate": stats.get("success_rate", 0.0), **{f"rollout_{k}": v for k, v in stats.items()}}
+        with self.timer.phase("online_update"):
+            train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
+            if cfg.use_causal:
+                pretrained = self.state.online_iteration > 0 or self.state.phase == "offline_done"
+                calls = cfg.causal.calls_per_iteration + (0 if pretrained else cfg.causal.pretrain_calls)
+                metrics.update(self.trainer.train_causal(self._buffer_actions(), calls))
+            if cfg.algorithm.name == "filteredbc":
+                kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=False)
+                if iteration >= train.warmup_iterations:
+                    metrics.update(self.trainer.train_filtered_bc(ReplayBuffer(train.capacity, kept),
+                                                                  train.actor_epochs))
+            else:
+                metrics.update(self.trainer.train_trajectory_critic(train_buffer.trajectories(),
+                                                                    train.trajectory_critic_epochs))
+                metrics.update(self.trainer.train_step_critic(train_buffer, train.critic_epochs))
+                metrics.update(self.trainer.critic_accuracy(val_buffer))
+                kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=True)
+                if iteration >= train.warmup_iterations:
+                    metrics.update(self.trainer.train_actor(ReplayBuffer(train.capacity, kept), train.actor_epochs,
+                                                            entropy=cfg.use_entropy))
+            metrics["kept_trajectories"] = len(kept)
+        metrics["buffer_size"] = len(self.buffer)
+        metrics["env_steps"] = self.state.env_steps
+        return metrics
+
+    def online_phase(self) -> None:
+        """Online iterations from where the run stands, checkpointing every save_freq."""
+        train = self.config.train
+        from tqdm.auto import tqdm
+
+        remaining = range(self.state.online_iteration, train.online_iterations)
+        bar = tqdm(remaining, desc="online iterations", unit="it", initial=self.state.online_iteration,
+                   total=train.online_iterations, disable=not (self.is_main and self.config.logging.progress))
+        for iteration in bar:
+            metrics = self.online_iteration(iteration)
+            self.state.online_iteration = iteration + 1
+            self.state.phase = "online"
+            self.state.actor_updates = self.trainer.actor_updates
+            self.logger.log(metrics, step=self.state.env_steps, phase="online")
+            bar.set_postfix(success=f"{metrics['success_rate']:.2f}", buffer=len(self.buffer))
+            last = self.state.online_iteration == train.online_iterations
+            if self.state.online_iteration % max(train.save_freq, 1) == 0 or last:
+                self.checkpoint()
+
+    # ------------------------------------------------------------------------------------------ checkpoint
+
+    def checkpoint(self) -> None:
+        """Write the checkpoint atomically (main process) and wait for the others."""
+        if self.is_main:
+            self.state.metrics_lines = self.logger.metrics_line_count()
+            models = self.trainer.unwrapped()
+            optimizer_states = {name: opt.state_dict() for name, opt in self.trainer.optimizers().items()}
+            write_checkpoint(self.run_dir, self.state, {
+                "models": lambda path: save_models(models, path),
+                "optimizers.pt": lambda path: save_tensors_state(optimizer_states, path),
+                "buffer": lambda path: self.buffer.save(path),
+            })
+        self.accelerator.wait_for_everyone()
+
+    # ------------------------------------------------------------------------------------------ run
+
+    def run(self) -> dict[str, Any]:
+        """Train as the config says and return the summary."""
+        cfg = self.config
+        started = time.perf_counter()
+        try:
+            if self.state.phase == "start" and not self.resumed and cfg.train.eval_initial:
+                self.evaluate("initial")
+            if cfg.train_mode in ("offline", "off2on") and self.state.phase == "start":
+                self.offline_phase()
+            if cfg.train_mode in ("online", "off2on"):
+                self.online_phase()
+                if "final" not in self.state.eval_results:
+                    self.evaluate("final")
+                    self.checkpoint()
+            else:
+                self.state.eval_results["final"] = self.state.eval_results.get("offline", 0.0)
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+        self.state.wall_seconds["total_this_process"] = time.perf_counter() - started
+        self.logger.plot()
+        self.logger.finish()
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        """summary.json's content."""
+        cfg = self.config
+        return {
+            "config_name": cfg.config_name,
+            "algorithm": algorithm_label(cfg),
+            "train_mode": cfg.train_mode,
+            "seed": cfg.seed,
+            "scale": cfg.scale_name,
+            "env_steps": self.state.env_steps,
+            "episodes": self.state.episodes,
+            "online_iterations": self.state.online_iteration,
+            "actor_updates": self.state.actor_updates,
+            "buffer_size": len(self.buffer),
+            "eval_success_rate": dict(self.state.eval_results),
+            "eval_episodes": len(self.eval_tasks),
+            "wall_seconds": {k: round(v, 2) for k, v in self.state.wall_seconds.items()},
+            "resumed": self.resumed,
+            "save_path": str(self.run_dir),
+        }
+
+
+def run_training(config: RunConfig, resolved: dict[str, Any]) -> str:
+    """The `train` run kind: returns summary.json's line."""
+    run = TrainingRun(config, resolved)
+    summary = run.run()
+    line = write_summary(run.run_dir, summary) if run.is_main else ""
+    return line

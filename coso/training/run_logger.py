@@ -1,0 +1,141 @@
+"""Run logging: metrics.jsonl, wandb (offline unless a key is set), learning-curve plots, summary.json."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+SECRET_KEY_PATTERN = re.compile(r"(api[_-]?key|token|secret|password|credential)", re.IGNORECASE)
+REDACTED = "<redacted>"
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+
+
+def redact_secrets(value: Any) -> Any:
+    """A copy of a nested config with every secret-looking key's value replaced."""
+    if isinstance(value, Mapping):
+        return {
+            key: (REDACTED if SECRET_KEY_PATTERN.search(str(key)) and item not in (None, "") else redact_secrets(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_secrets(item) for item in value]
+    return value
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a text file through a temporary name and a rename, so readers never see half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class RunLogger:
+    """Writes metrics to metrics.jsonl and wandb, and draws the learning curves of a run directory."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        config: Mapping[str, Any],
+        *,
+        project: str = "coso",
+        run_name: str = "",
+        wandb_mode: str = "auto",
+        enabled: bool = True,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.enabled = enabled
+        self.metrics_path = self.run_dir / "metrics.jsonl"
+        self._wandb_run = None
+        if not enabled:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if wandb_mode not in WANDB_MODES:
+            from coso.errors import ConfigError
+
+            raise ConfigError(f"logging.wandb_mode={wandb_mode!r} is not one of {WANDB_MODES}")
+        mode = wandb_mode
+        if mode == "auto":
+            mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
+        if mode != "disabled":
+            import wandb
+
+            os.environ.setdefault("WANDB_SILENT", "true")
+            self._wandb_run = wandb.init(
+                project=project,
+                name=run_name or None,
+                dir=os.environ.get("WANDB_DIR", str(self.run_dir)),
+                config=redact_secrets(dict(config)),
+                mode=mode,
+                reinit="finish_previous",
+            )
+
+    def log(self, metrics: Mapping[str, Any], *, step: int, phase: str) -> None:
+        """Append one record of metrics (tagged with its phase and global step)."""
+        if not self.enabled:
+            return
+        record = {"step": int(step), "phase": phase, "time": time.time()}
+        record.update({key: _finite_or_none(value) for key, value in metrics.items()})
+        with self.metrics_path.open("a") as handle:
+            handle.write(json.dumps(record, default=_json_default) + "\n")
+        if self._wandb_run is not None:
+            self._wandb_run.log({f"{phase}/{key}": value for key, value in metrics.items()}, step=int(step))
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """All records logged so far (also those of a run this one resumes)."""
+        if not self.metrics_path.exists():
+            return []
+        records = []
+        for line in self.metrics_path.read_text().splitlines():
+            line = line.strip()
+            if line:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue  # a line cut short by a killed process: skip it
+        return records
+
+    def metrics_line_count(self) -> int:
+        """Lines in metrics.jsonl (a checkpoint remembers it, so a resumed run drops what came after)."""
+        if not self.metrics_path.exists():
+            return 0
+        with self.metrics_path.open() as handle:
+            return sum(1 for _ in handle)
+
+    def plot(self, filename: str = "learning_curve.png") -> Path | None:
+        """Draw success rates and losses against environment steps into a PNG in the run directory."""
+        if not self.enabled:
+            return None
+        from coso.training.plots import plot_learning_curves
+
+        return plot_learning_curves(self.read_metrics(), self.run_dir / filename)
+
+    def finish(self) -> None:
+        """Close the wandb run."""
+        if self._wandb_run is not None:
+            self._wandb_run.finish()
+            self._wandb_run = None
+
+
+def write_summary(run_dir: Path, summary: Mapping[str, Any]) -> str:
+    """Write summary.json atomically and return it as one line (the run prints it last)."""
+    line = json.dumps(dict(summary), default=_json_default, sort_keys=True)
+    atomic_write_text(Path(run_dir) / "summary.json", json.dumps(dict(summary), default=_json_default, indent=2) + "\n")
+    return line

@@ -1,0 +1,286 @@
+"""The trainer: owns the optimisers and turns buffers into updates of the critics, the actor and the causal model.
+
+Every loss comes from ``coso.algorithms`` (pure functions); this module only samples batches, runs forward
+passes through accelerate (device placement, mixed precision, DDP), accumulates gradients, clips and steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from torch import nn
+
+from coso.algorithms.digirl import (
+    DIGIRL_PROB_CLAMP,
+    NO_PROB_CLAMP,
+    actor_loss,
+    online_trajectory_filter,
+    offline_trajectory_filter,
+    step_advantage,
+    step_critic_loss,
+    trajectory_critic_loss,
+)
+from coso.algorithms.filtered_bc import filtered_bc_loss
+from coso.algorithms.coso import soft_actor_loss
+from coso.config import RunConfig
+from coso.data.buffer import ReplayBuffer, TransitionBatch, collate_transitions
+from coso.data.trajectory import Trajectory
+from coso.errors import TrainingError
+from coso.models.autoui import AutoUIPolicy
+from coso.models.causal import ActionTypeClassifier, action_type_labels
+from coso.models.critics import StepCritic, TrajectoryCritic
+from coso.training.entropy import EntropyBonus
+
+
+@dataclass
+class Models:
+    """The networks of a run: the policy, DigiRL's two critics and (CoSo) the causal classifier."""
+
+    policy: AutoUIPolicy
+    step_critic: StepCritic
+    trajectory_critic: TrajectoryCritic
+    causal: ActionTypeClassifier
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if len(values) else 0.0
+
+
+class Trainer:
+    """DigiRL / Filtered BC / CoSo updates over replay buffers, with accelerate."""
+
+    def __init__(self, models: Models, config: RunConfig, accelerator: Accelerator, bonus: EntropyBonus,
+                 generator: torch.Generator) -> None:
+        self.config = config
+        self.accelerator = accelerator
+        self.bonus = bonus
+        self.generator = generator
+        train = config.train
+        self.policy, self.policy_optimizer = accelerator.prepare(
+            models.policy, torch.optim.AdamW(models.policy.parameters(), lr=train.lm_lr))
+        self.step_critic, self.critic_optimizer = accelerator.prepare(
+            models.step_critic, torch.optim.AdamW(models.step_critic.parameters(), lr=train.critic_lr))
+        self.trajectory_critic, self.trajectory_optimizer = accelerator.prepare(
+            models.trajectory_critic, torch.optim.AdamW(models.trajectory_critic.parameters(), lr=train.critic_lr))
+        self.causal, self.causal_optimizer = accelerator.prepare(
+            models.causal, torch.optim.AdamW(models.causal.parameters(), lr=config.causal.lr))
+        self.prob_clamp = DIGIRL_PROB_CLAMP if config.algorithm.actor_prob_clamp else NO_PROB_CLAMP
+        self.actor_updates = 0
+        self.optimizer_steps = 0
+        self.on_actor_batch: Callable[[TransitionBatch, torch.Tensor | None], None] = lambda batch, weights: None
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    def unwrapped(self) -> Models:
+        """The bare models (for generation, saving and evaluation)."""
+        unwrap = self.accelerator.unwrap_model
+        return Models(unwrap(self.policy), unwrap(self.step_critic), unwrap(self.trajectory_critic),
+                      unwrap(self.causal))
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimisers by name (for checkpoints)."""
+        return {"policy": self.policy_optimizer, "step_critic": self.critic_optimizer,
+                "trajectory_critic": self.trajectory_optimizer, "causal": self.causal_optimizer}
+
+    def _optimise(self, name: str, model: nn.Module, optimizer: torch.optim.Optimizer,
+                  micro_losses: Callable[[], torch.Tensor], accumulation: int) -> float:
+        """One optimiser step over ``accumulation`` micro-batches; a non-finite loss stops the run."""
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for _ in range(accumulation):
+            with self.accelerator.autocast():
+                loss = micro_losses()
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise TrainingError(
+                    f"non-finite {name} loss ({value}) at optimiser step {self.optimizer_steps + 1}; the run stops "
+                    "here and the last checkpoint is intact (lower the learning rate or check the data)")
+            self.accelerator.backward(loss / accumulation)
+            total += value
+        if self.config.train.max_grad_norm > 0:
+            self.accelerator.clip_grad_norm_(model.parameters(), self.config.train.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        self.optimizer_steps += 1
+        return total / accumulation
+
+    def _steps(self, count: int, description: str):
+        """range(count) with a progress bar on the main process when progress is on."""
+        from tqdm.auto import tqdm
+
+        show = self.config.logging.progress and self.accelerator.is_main_process and count > 1
+        return tqdm(range(count), desc=description, unit="step", leave=False, disable=not show)
+
+    def _device_batch(self, batch: TransitionBatch) -> TransitionBatch:
+        return batch.to(self.accelerator.device)
+
+    # ------------------------------------------------------------------------------------------ critics
+
+    def train_trajectory_critic(self, trajectories: Sequence[Trajectory], epochs: int) -> dict[str, float]:
+        """V_traj(first observation) -> 1[trajectory reward > 0], ``epochs`` optimiser steps."""
+        firsts = [t for t in trajectories if t.transitions]
+        if not firsts or epochs <= 0:
+            return {}
+        rewards = torch.tensor([t.reward for t in firsts], dtype=torch.float32)
+        train = self.config.train
+
+        def micro_loss() -> torch.Tensor:
+            index = torch.randint(len(firsts), (train.batch_size,), generator=self.generator).tolist()
+            batch = collate_transitions([firsts[i].transitions[0] for i in index])
+            logits = self.trajectory_critic(batch.prompts, batch.image_features.to(self.accelerator.device))
+            return trajectory_critic_loss(logits, rewards[index].to(self.accelerator.device))
+
+        losses = [self._optimise("trajectory critic", self.trajectory_critic, self.trajectory_optimizer,
+                                 micro_loss, train.grad_accum_steps)
+                  for _ in self._steps(epochs, "trajectory critic")]
+        return {"trajectory_critic_loss": _mean(losses)}
+
+    def train_step_critic(self, buffer: ReplayBuffer, epochs: int) -> dict[str, float]:
+        """The double step critic on 1[MC return > 0] (at s and, as the reference, at s')."""
+        if len(buffer) == 0 or epochs <= 0:
+            return {}
+        train = self.config.train
+        include_next = self.config.algorithm.critic_next_state_target
+
+        def micro_loss() -> torch.Tensor:
+            batch = self._device_batch(buffer.sample(train.batch_size, self.generator))
+            logits1, logits2 = self.step_critic(batch.prompts, batch.image_features)
+            next1, next2 = self.step_critic(batch.next_prompts, batch.next_image_features)
+            return step_critic_loss(logits1, logits2, next1, next2, batch.mc_returns, include_next=include_next)
+
+        losses = [self._optimise("step critic", self.step_critic, self.critic_optimizer, micro_loss,
+                                 train.grad_accum_steps) for _ in self._steps(epochs, "step critic")]
+        return {"critic_loss": _mean(losses)}
+
+    @torch.no_grad()
+    def critic_accuracy(self, buffer: ReplayBuffer) -> dict[str, float]:
+        """Validation accuracy of the step critic's success prediction (min of its heads > 0.5)."""
+        if len(buffer) == 0:
+            return {}
+        critic = self.accelerator.unwrap_model(self.step_critic)
+        critic.eval()
+        correct = 0
+        total = 0
+        for batch in buffer.iterate(64, shuffle=False):
+            batch = self._device_batch(batch)
+            predicted = critic.value(batch.prompts, batch.image_features) > 0.5
+            correct += int((predicted == (batch.mc_returns > 0)).sum())
+            total += len(batch)
+        return {"val_critic_accuracy": correct / max(total, 1)}
+
+    # ------------------------------------------------------------------------------------------ filters
+
+    @torch.no_grad()
+    def trajectory_values(self, trajectories: Sequence[Trajectory]) -> torch.Tensor:
+        """V_traj of each trajectory's first observation [N]."""
+        critic = self.accelerator.unwrap_model(self.trajectory_critic)
+        critic.eval()
+        values = []
+        for start in range(0, len(trajectories), 64):
+            chunk = trajectories[start:start + 64]
+            batch = collate_transitions([t.transitions[0] for t in chunk])
+            values.append(critic.value(batch.prompts, batch.image_features.to(self.accelerator.device)).cpu())
+        return torch.cat(values) if values else torch.zeros(0)
+
+    def filter_trajectories(self, trajectories: Sequence[Trajectory], online: bool) -> list[Trajectory]:
+        """DigiRL's curriculum: top fraction by reward - V_traj online, by reward offline."""
+        usable = [t for t in trajectories if t.transitions]
+        if not usable:
+            return []
+        rewards = torch.tensor([t.reward for t in usable], dtype=torch.float32)
+        fraction = self.config.algorithm.trajectory_filter_fraction
+        if online:
+            keep = online_trajectory_filter(rewards, self.trajectory_values(usable), fraction)
+        else:
+            keep = offline_trajectory_filter(rewards, fraction)
+        return [t for t, kept in zip(usable, keep.tolist()) if kept]
+
+    # ------------------------------------------------------------------------------------------ actor
+
+    def train_actor(self, buffer: ReplayBuffer, epochs: int, *, entropy: bool) -> dict[str, float]:
+        """DigiRL's advantage-filtered actor update, minus alpha * H^B when the entropy bonus is on."""
+        if len(buffer) == 0 or epochs <= 0:
+            return {}
+        train = self.config.train
+        critic = self.accelerator.unwrap_model(self.step_critic)
+        horizon = max(self.config.env.max_steps_general, self.config.env.max_steps_webshop)
+        metrics: dict[str, list[float]] = {}
+
+        def micro_loss() -> torch.Tensor:
+            batch = self._device_batch(buffer.sample(train.batch_size, self.generator))
+            with torch.no_grad():
+                critic.eval()
+                values = critic.value(batch.prompts, batch.image_features)
+                next_values = critic.value(batch.next_prompts, batch.next_image_features)
+            advantages = step_advantage(values, next_values, batch.rewards, batch.mc_returns,
+                                        form=self.config.algorithm.advantage, horizon=horizon)
+            stats = self.policy(batch.prompts, batch.image_features, batch.actions)
+            loss = actor_loss(stats.log_probs, stats.mask, advantages, prob_clamp=self.prob_clamp)
+            metrics.setdefault("actor_loss", []).append(float(loss.detach()))
+            metrics.setdefault("advantage_mean", []).append(float(advantages.float().mean()))
+            if entropy:
+                bonus = self.bonus(stats, batch.actions)
+                loss = soft_actor_loss(loss, bonus.entropy, self.bonus.alpha)
+                for key, value in bonus.metrics.items():
+                    metrics.setdefault(key, []).append(value)
+                self.on_actor_batch(batch, bonus.weights)
+            return loss
+
+        losses = [self._optimise("actor", self.policy, self.policy_optimizer, micro_loss, train.grad_accum_steps)
+                  for _ in self._steps(epochs, "actor")]
+        self.actor_updates += epochs
+        result = {key: _mean(values) for key, values in metrics.items()}
+        result["actor_total_loss"] = _mean(losses)
+        return result
+
+    def train_filtered_bc(self, buffer: ReplayBuffer, epochs: int) -> dict[str, float]:
+        """Filtered BC: maximise the likelihood of the kept trajectories' actions."""
+        if len(buffer) == 0 or epochs <= 0:
+            return {}
+        train = self.config.train
+
+        def micro_loss() -> torch.Tensor:
+            batch = self._device_batch(buffer.sample(train.batch_size, self.generator))
+            stats = self.policy(batch.prompts, batch.image_features, batch.actions)
+            keep = torch.ones(len(batch), dtype=torch.bool, device=stats.mask.device)
+            return filtered_bc_loss(stats.log_probs, stats.mask, keep)
+
+        losses = [self._optimise("filtered BC", self.policy, self.policy_optimizer, micro_loss,
+                                 train.grad_accum_steps) for _ in self._steps(epochs, "filtered BC")]
+        self.actor_updates += epochs
+        return {"bc_loss": _mean(losses)}
+
+    # ------------------------------------------------------------------------------------------ causal model
+
+    def train_causal(self, actions: Sequence[str], calls: int) -> dict[str, float]:
+        """CoSo's causal model: action text -> parsed action type, cross-entropy on buffer actions."""
+        if not actions or calls <= 0:
+            return {}
+        cfg = self.config.causal
+        model = self.accelerator.unwrap_model(self.causal)
+        losses: list[float] = []
+        accuracies: list[float] = []
+        for _ in self._steps(calls, "causal model"):
+            index = torch.randint(len(actions), (cfg.samples_per_call,), generator=self.generator).tolist()
+            texts = [actions[i] for i in index]
+            labels = action_type_labels(texts).labels
+            for _ in range(cfg.epochs_per_call):
+                for start in range(0, len(texts), cfg.batch_size):
+                    chunk = texts[start:start + cfg.batch_size]
+                    chunk_labels = labels[start:start + cfg.batch_size].to(self.accelerator.device)
+                    tokens = model.tokenize(chunk)
+
+                    def micro_loss() -> torch.Tensor:
+                        logits = self.causal(tokens.input_ids, tokens.attention_mask)
+                        accuracies.append(float((logits.argmax(-1) == chunk_labels).float().mean()))
+                        return nn.functional.cross_entropy(logits.float(), chunk_labels)
+
+                    losses.append(self._optimise("causal model", self.causal, self.causal_optimizer, micro_loss, 1))
+        self.bonus.invalidate()
+        return {"causal_loss": _mean(losses), "causal_accuracy": _mean(accuracies[-10:])}
