@@ -10,6 +10,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from coso.algorithms.coso import (
+    CPU_CHUNK_SIZE,
     TOKEN_WEIGHT_ESTIMATORS,
     WeightResources,
     counterfactual_token_weights,
@@ -189,6 +190,98 @@ def test_padding_and_batch_neighbours_do_not_change_a_rows_weights() -> None:
         )
         width = alone.shape[1]
         assert float((alone - base[row : row + 1, :width]).abs().max()) <= 1e-6
+
+
+class RecordingModel:
+    """Wraps a type-probability function and keeps every call's (ids, mask)."""
+
+    def __init__(self, model) -> None:
+        self.model, self.inputs = model, []
+
+    def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        self.inputs.append((ids.clone(), mask.clone()))
+        return self.model(ids, mask)
+
+
+def _with_duplicates(batch, copies: list[tuple[int, int]]):
+    """The batch with row ``source`` copied over row ``destination`` (a repeated action), for each pair."""
+    ids, mask, targets, zero, valid = (tensor.clone() for tensor in batch)
+    for source, destination in copies:
+        for tensor in (ids, mask, targets, zero, valid):
+            tensor[destination] = tensor[source]
+    return ids, mask, targets, zero, valid
+
+
+def test_skipping_deduplication_and_length_sorting_keep_the_loops_weights() -> None:
+    model = TinyTypeClassifier()
+    generator = torch.Generator().manual_seed(100)
+    for batch_size, length in [(6, 9), (9, 16)]:
+        for window in (1, 4):
+            for padding in ("right", "left", "holes"):
+                batch = _random_batch(generator, batch_size, length, padding)
+                ids, mask, targets, zero, valid = _with_duplicates(batch, [(0, batch_size - 1), (1, 2)])
+                options = dict(null_token_id=NULL_ID, window=window, zero_mask=zero, valid=valid)
+                slow = counterfactual_token_weights_loop(ids, mask, targets, model, **options)
+                for chunk_size in (None, 1, 3, 8, CPU_CHUNK_SIZE):
+                    fast = counterfactual_token_weights(ids, mask, targets, model, chunk_size=chunk_size, **options)
+                    assert float((fast - slow).abs().max()) <= 1e-6, (batch_size, length, window, padding, chunk_size)
+                    assert torch.equal(fast[0], fast[batch_size - 1]) and torch.equal(fast[1], fast[2])
+
+
+def test_the_model_never_sees_rows_whose_weight_is_forced() -> None:
+    invalid_poison, single_poison = 39, 38
+    ids = torch.tensor([
+        [5, 6, 7, 8, 9, 10, 11, 1],  # valid: content at 0, 2, 3, 5, 6 (1, 4, 7 zero-masked)
+        [invalid_poison, 6, 7, 8, 9, 10, 11, 1],  # invalid (unparseable)
+        [single_poison, 6, 7, 8, 1, 0, 0, 0],  # valid, one content token: weight 1 whatever the model says
+        [5, 6, 7, 8, 9, 10, 11, 1],  # a repeat of row 0
+        [0, 0, 0, 0, 0, 0, 0, 0],  # all padding
+    ])
+    mask = torch.tensor([[1] * 8, [1] * 8, [1] * 5 + [0] * 3, [1] * 8, [0] * 8])
+    zero = torch.tensor([
+        [False, True, False, False, True, False, False, True],
+        [False, True, False, False, True, False, False, True],
+        [False, True, True, True, True, False, False, False],
+        [False, True, False, False, True, False, False, True],
+        [False] * 8,
+    ])
+    valid = torch.tensor([True, False, True, True, True])
+    targets = torch.tensor([3, -1, 5, 3, 0])
+    recording = RecordingModel(TinyTypeClassifier())
+    weights = counterfactual_token_weights(ids, mask, targets, recording, null_token_id=NULL_ID, window=2,
+                                           zero_mask=zero, valid=valid)
+    seen = torch.cat([call_ids for call_ids, _ in recording.inputs])
+    assert len(recording.inputs) == 1 and seen.shape == (1 + 5, 8)  # row 0's original and its 5 content windows
+    assert not bool(torch.isin(seen, torch.tensor([invalid_poison, single_poison])).any())
+    window_starts = sorted(int((row == NULL_ID).nonzero()[0]) for row in seen if bool((row == NULL_ID).any()))
+    assert window_starts == [0, 2, 3, 5, 6]
+    assert not bool(weights[1].any()) and not bool(weights[4].any())
+    assert weights[2].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert torch.equal(weights[0], weights[3]) and float(weights[0].max()) == 1.0
+    loop = counterfactual_token_weights_loop(ids, mask, targets, TinyTypeClassifier(), null_token_id=NULL_ID,
+                                             window=2, zero_mask=zero, valid=valid)
+    assert float((weights - loop).abs().max()) <= 1e-6
+
+
+def test_chunked_calls_are_sorted_by_length_and_trimmed_to_their_longest_row() -> None:
+    model = TinyTypeClassifier()
+    ids, mask, targets, zero, valid = _random_batch(torch.Generator().manual_seed(21), 7, 20, "right")
+    mask[:, 0] = 1  # every row has content of its own length
+    zero[:, 0] = False
+    valid[:] = True
+    one_call = RecordingModel(model)
+    whole = counterfactual_token_weights(ids, mask, targets, one_call, null_token_id=NULL_ID, zero_mask=zero,
+                                         valid=valid)
+    rows = one_call.inputs[0][0].shape[0]
+    chunked = RecordingModel(model)
+    weights = counterfactual_token_weights(ids, mask, targets, chunked, null_token_id=NULL_ID, zero_mask=zero,
+                                           valid=valid, chunk_size=4)
+    widths = [call_mask.shape[1] for _, call_mask in chunked.inputs]
+    assert widths == sorted(widths) and len(set(widths)) > 1
+    assert all(bool(call_mask[:, -1].any()) for _, call_mask in chunked.inputs)  # no all-padding column sent
+    assert sum(call_ids.shape[0] for call_ids, _ in chunked.inputs) == rows
+    assert sum(call_ids.numel() for call_ids, _ in chunked.inputs) < rows * one_call.inputs[0][0].shape[1]
+    assert float((weights - whole).abs().max()) <= 1e-6
 
 
 # ---------------------------------------------------------------------------------------------------------------

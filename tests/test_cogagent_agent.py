@@ -176,7 +176,7 @@ def test_an_unreachable_endpoint_stops_evaluation_with_a_clear_error() -> None:
 def test_config_is_checked() -> None:
     with pytest.raises(ConfigError, match="must be an http"):
         CogAgentConfig(url="localhost:7860")
-    with pytest.raises(ConfigError, match="unknown keys \\['adress'\\]"):
+    with pytest.raises(ConfigError, match="agent.cogagent.adress is not a setting"):
         CogAgentConfig.from_mapping({"adress": "http://x"})
     with pytest.raises(ValueError, match="2 observations but 1 tasks"):
         CogAgent().act([observation("a"), observation("b")], [Task("a", OpenAppGoal("x"), "general")])

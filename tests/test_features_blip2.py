@@ -87,7 +87,7 @@ def test_missing_or_wrong_checkpoints_give_clear_errors(tmp_path: Path) -> None:
 
 
 def test_unknown_encoder_names_and_options_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="unknown image encoder 'clip'.*pixel_projection"):
+    with pytest.raises(ConfigError, match="no image encoder is registered for 'clip'.*pixel_projection"):
         build_image_encoder("clip")
     with pytest.raises(ConfigError, match="bad options"):
         build_image_encoder("pixel_projection", size=3)

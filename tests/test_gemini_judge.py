@@ -232,7 +232,7 @@ def test_setup_errors_are_clear(monkeypatch, tmp_path) -> None:
                     ScriptedTransport("Status: success"))
     with pytest.raises(ConfigError, match="each example needs image"):
         GeminiJudgeConfig(few_shot={"general": [{"task": "t"}]})
-    with pytest.raises(ConfigError, match="unknown keys \\['modle'\\]"):
+    with pytest.raises(ConfigError, match="env.gemini.modle is not a setting"):
         GeminiJudgeConfig.from_mapping({"modle": "x"})
     with pytest.raises(ConfigError, match="requests_per_minute"):
         GeminiJudgeConfig(requests_per_minute=0)

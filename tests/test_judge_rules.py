@@ -255,7 +255,7 @@ def test_unknown_goals_and_devices_get_clear_errors(phone: SimPhone) -> None:
         kind = "dance"
 
     judge = RuleJudge(phone)
-    with pytest.raises(JudgeError, match="no success check for DanceGoal"):
+    with pytest.raises(JudgeError, match="no rule-judge success check is registered for DanceGoal"):
         judge.reset(Task("dance", DanceGoal(), "general"))
     with pytest.raises(JudgeError, match="no Settings page"):
         verdict(phone, SettingsPageGoal(page="warp drive"))

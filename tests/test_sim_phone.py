@@ -199,7 +199,7 @@ def test_shop_popups_cover_content_until_dismissed() -> None:
         ({"width": 20, "height": 40}, "width"),
         ({"faults": {"error_prob": 2.0}}, "error_prob"),
         ({"faults": {"corrupt_modes": ["purple"]}}, "corrupt_modes"),
-        ({"resolution": 3}, "unknown keys"),
+        ({"resolution": 3}, "env.sim.resolution is not a setting"),
     ],
 )
 def test_bad_config_values_raise_clear_errors(values: dict, message: str) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-import dataclasses
 import io
 import json
 import logging
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from PIL import Image
 
+from coso.config_mapping import dataclass_from_mapping
 from coso.env.actions import Action, ActionType, format_action
 from coso.env.android.retry import Backoff
 from coso.errors import ConfigError, UserInputError
@@ -88,11 +88,7 @@ class CogAgentConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "CogAgentConfig":
         """Build from a config mapping; an unknown key is a ConfigError naming it."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"agent.cogagent: unknown keys {unknown}; valid keys: {sorted(names)}")
-        return cls(**dict(values))
+        return dataclass_from_mapping(cls, values, "agent.cogagent")
 
 
 # ---------------------------------------------------------------------------------------------- grammar

@@ -33,6 +33,8 @@ ActionDistanceFn = Callable[[Action, ParsedAction], float]
 REFERENCE_WINDOW = 4
 # Per-sequence effect ranges at or below this are "all effects equal" (float32 probabilities carry ~1e-7 noise).
 FLAT_TOLERANCE = 1e-6
+# Rows per causal-model call that ran fastest for the reference-size model on CPU (bench_causal_weights.py).
+CPU_CHUNK_SIZE = 32
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -147,6 +149,60 @@ def _check_targets(target_types: torch.Tensor, batch: _TokenBatch) -> torch.Tens
 # The model-based estimator: vectorised, and the per-position loop it is checked against
 
 
+@dataclass(frozen=True)
+class _DistinctRows:
+    """The distinct model inputs among the perturbed rows, and which distinct row each perturbed row is."""
+
+    ids: torch.Tensor  # long [U, W]
+    mask: torch.Tensor  # long [U, W]
+    widths: torch.Tensor  # long [U]: last attended column + 1, the columns a call for this row needs
+    inverse: torch.Tensor  # long [N]: index into the distinct rows of every perturbed row
+
+
+def _distinct_rows(ids: torch.Tensor, mask: torch.Tensor) -> _DistinctRows:
+    """Deduplicate identical (ids, mask) rows: a repeated action and its perturbations are evaluated once."""
+    width = ids.shape[1]
+    keys, inverse = torch.unique(torch.cat([ids, mask.long()], dim=1), dim=0, return_inverse=True)
+    distinct_mask = keys[:, width:]
+    columns = torch.arange(1, width + 1, device=ids.device)[None, :]
+    widths = (distinct_mask * columns).amax(dim=1)
+    return _DistinctRows(ids=keys[:, :width], mask=distinct_mask, widths=widths, inverse=inverse)
+
+
+def _checked_probabilities(probs: torch.Tensor, rows: int, classes: int | None) -> torch.Tensor:
+    """The causal model's output [rows, classes] as float64, after checking its shape and finiteness."""
+    if probs.dim() != 2 or probs.shape[0] != rows or (classes is not None and probs.shape[1] != classes):
+        expected = "classes" if classes is None else str(classes)
+        raise ValueError(f"type_probabilities_fn must return [N={rows}, {expected}], got {tuple(probs.shape)}")
+    if not bool(torch.isfinite(probs).all()):
+        raise TrainingError("the causal model returned non-finite type probabilities: check its weights and inputs")
+    return probs.double()
+
+
+def _distinct_row_probabilities(
+    rows: _DistinctRows, type_probabilities_fn: TypeProbabilitiesFn, chunk_size: int | None
+) -> torch.Tensor:
+    """Type probabilities [U, C] of every distinct row: rows sorted by width, each call trimmed to its widest row."""
+    count = rows.widths.numel()
+    order = torch.argsort(rows.widths, stable=True)
+    sorted_widths = rows.widths[order].tolist()
+    step = count if chunk_size is None else chunk_size
+    chunks: list[tuple[torch.Tensor, torch.Tensor]] = []
+    classes: int | None = None
+    for begin in range(0, count, step):
+        chunk = order[begin : begin + step]
+        width = sorted_widths[min(begin + step, count) - 1]  # sorted: the chunk's last row is its widest
+        probs = _checked_probabilities(
+            type_probabilities_fn(rows.ids[chunk, :width], rows.mask[chunk, :width]), chunk.numel(), classes
+        )
+        classes = probs.shape[1]
+        chunks.append((chunk, probs))
+    result = torch.empty(count, chunks[0][1].shape[1], dtype=torch.float64, device=rows.ids.device)
+    for chunk, probs in chunks:
+        result[chunk] = probs
+    return result
+
+
 @torch.no_grad()
 def counterfactual_token_weights(
     token_ids: torch.Tensor,
@@ -164,9 +220,13 @@ def counterfactual_token_weights(
 ) -> torch.Tensor:
     """Causal weights [B, L]: |P(type | y) - P(type | y with a window nullified)| per start position, normalised.
 
-    All perturbed copies (one per content token of every valid row, plus the originals) go through
-    ``type_probabilities_fn`` in one call, or in calls of at most ``chunk_size`` rows to bound memory.
-    Trailing columns no row attends are dropped before the call (padding never changes the result).
+    Only the model inputs whose effect reaches the output are evaluated: the original and one perturbed copy
+    per content token of each valid row with two or more content tokens (zero-masked and padded positions,
+    invalid rows and single-content rows, whose weight is 1 whatever its effect, are never sent to the model),
+    and identical inputs (repeated actions) once. They go through ``type_probabilities_fn`` in one call, or,
+    with ``chunk_size`` (CPU_CHUNK_SIZE is fast on CPU), sorted by length in calls of at most ``chunk_size``
+    rows, each trimmed to the last attended column of its longest row. Trimming padding never changes the
+    result of a model that ignores masked positions; the weights equal counterfactual_token_weights_loop's.
     """
     batch = _prepare_batch(token_ids, attention_mask, zero_mask, valid, window)
     if chunk_size is not None and chunk_size < 1:
@@ -174,37 +234,52 @@ def counterfactual_token_weights(
     targets = _check_targets(target_types, batch)
     batch_size, length = batch.token_ids.shape
     device = batch.token_ids.device
-    attended_columns = batch.attention.any(dim=0).nonzero()
-    width = int(attended_columns.max()) + 1 if attended_columns.numel() else 0
     weights = torch.zeros(batch_size, length, dtype=torch.float32, device=device)
-    if width == 0:
+    attended_columns = batch.attention.any(dim=0).nonzero()
+    if attended_columns.numel() == 0:
         return weights
+    width = int(attended_columns.max()) + 1
     ids, attention, content = batch.token_ids[:, :width], batch.attention[:, :width], batch.content[:, :width]
-
-    rows_with_content = content.any(dim=-1).nonzero().squeeze(1)
-    position_rows, position_columns = content.nonzero(as_tuple=True)
-    row_sequence = torch.cat([rows_with_content, position_rows])
-    row_start = torch.cat([torch.full_like(rows_with_content, width), position_columns])  # width = no window
-    total_rows = row_sequence.numel()
-    step = total_rows if chunk_size is None else chunk_size
-    target_probs = []
-    for begin in range(0, total_rows, max(step, 1)):
-        chunk = slice(begin, begin + step)
-        chunk_ids, chunk_mask = _perturbed_rows(
-            ids, attention, row_sequence[chunk], row_start[chunk], window, null_token_id
-        )
-        probs = type_probabilities_fn(chunk_ids, chunk_mask.long())
-        target_probs.append(_target_probabilities(probs, targets[row_sequence[chunk]], chunk_ids.shape[0]))
-    all_probs = torch.cat(target_probs) if target_probs else torch.zeros(0, dtype=torch.float64, device=device)
-
-    originals = torch.zeros(batch_size, dtype=torch.float64, device=device)
-    originals[rows_with_content] = all_probs[: rows_with_content.numel()]
+    # a row with one content token is flat (weight 1) whatever its effect: its model calls are skipped
+    evaluated = content & (content.sum(dim=-1, keepdim=True) >= 2)
     effects = torch.zeros(batch_size, width, dtype=torch.float64, device=device)
-    effects[position_rows, position_columns] = (
-        originals[position_rows] - all_probs[rows_with_content.numel():]
-    ).abs()
+    if bool(evaluated.any()):
+        effects = _window_effects(
+            ids, attention, evaluated, targets, type_probabilities_fn, window, null_token_id, chunk_size
+        )
     weights[:, :width] = normalise_effects(effects, content, sqrt=sqrt, flat_tolerance=flat_tolerance)
     return weights
+
+
+def _window_effects(
+    ids: torch.Tensor,
+    attention: torch.Tensor,
+    evaluated: torch.Tensor,
+    targets: torch.Tensor,
+    type_probabilities_fn: TypeProbabilitiesFn,
+    window: int,
+    null_token_id: int,
+    chunk_size: int | None,
+) -> torch.Tensor:
+    """|P(type | y) - P(type | y with the window at i nullified)| [B, W] at the ``evaluated`` positions, else 0."""
+    batch_size, width = ids.shape
+    rows_with_content = evaluated.any(dim=-1).nonzero().squeeze(1)
+    position_rows, position_columns = evaluated.nonzero(as_tuple=True)
+    row_sequence = torch.cat([rows_with_content, position_rows])
+    row_start = torch.cat([torch.full_like(rows_with_content, width), position_columns])  # width = no window
+    perturbed_ids, perturbed_mask = _perturbed_rows(ids, attention, row_sequence, row_start, window, null_token_id)
+    distinct = _distinct_rows(perturbed_ids, perturbed_mask)
+    probs = _distinct_row_probabilities(distinct, type_probabilities_fn, chunk_size)
+    row_targets = targets[row_sequence]
+    if int(row_targets.max()) >= probs.shape[1]:
+        raise ValueError(f"a target type {int(row_targets.max())} is out of range for {probs.shape[1]} classes")
+    row_probs = probs[distinct.inverse].gather(1, row_targets[:, None]).squeeze(1)
+
+    originals = torch.zeros(batch_size, dtype=torch.float64, device=ids.device)
+    originals[rows_with_content] = row_probs[: rows_with_content.numel()]
+    effects = torch.zeros(batch_size, width, dtype=torch.float64, device=ids.device)
+    effects[position_rows, position_columns] = (originals[position_rows] - row_probs[rows_with_content.numel():]).abs()
+    return effects
 
 
 @torch.no_grad()

@@ -50,6 +50,7 @@ from coso.env.tasks import (
     YouTubeGoal,
 )
 from coso.errors import ConfigError, TaskParseError
+from coso.registry import Registry
 
 T = ActionType
 TAP, TYPE, ENTER, BACK, HOME, DONE = T.DualPoint, T.Type, T.Enter, T.GoBack, T.GoHome, T.TaskComplete
@@ -263,19 +264,12 @@ def fill_field(ctx: PlanContext, field_id: str, text: str, rest: Sequence[Action
 
 G = TypeVar("G", bound=Goal)
 Planner = Callable[[PlanContext, G], Step]
-PLANNERS: dict[type[Goal], Planner] = {}
+PLANNERS: Registry[type[Goal], Planner] = Registry("scripted-expert planner", TaskParseError)
 
 
 def planner(goal_type: type[G]) -> Callable[[Planner], Planner]:
     """Register the planner of a goal class."""
-
-    def register(plan: Planner) -> Planner:
-        if goal_type in PLANNERS:
-            raise ValueError(f"a planner for {goal_type.__name__} is registered twice")
-        PLANNERS[goal_type] = plan
-        return plan
-
-    return register
+    return PLANNERS.register(goal_type)
 
 
 def _first(*steps: Callable[[], Step | None]) -> Step | None:
@@ -553,11 +547,7 @@ def _plan_notifications(ctx: PlanContext, goal: NotificationsGoal) -> Step:
 
 def plan_step(state: PhoneState, goal: Goal) -> Step:
     """The noise-free expert's next step for ``goal`` on a phone in ``state``."""
-    plan = PLANNERS.get(type(goal))
-    if plan is None:
-        known = sorted(goal_type.__name__ for goal_type in PLANNERS)
-        raise TaskParseError(f"the scripted expert has no planner for {type(goal).__name__}; it plans {known}")
-    return plan(PlanContext(state, build_screen(state)), goal)
+    return PLANNERS.get(type(goal))(PlanContext(state, build_screen(state)), goal)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from coso.errors import CheckpointError, ConfigError
+from coso.registry import Registry
 
 
 @runtime_checkable
@@ -56,28 +57,17 @@ def stack_features(previous: np.ndarray | None, current: np.ndarray) -> np.ndarr
 
 
 ImageEncoderFactory = Callable[..., ImageEncoder]
-IMAGE_ENCODERS: dict[str, ImageEncoderFactory] = {}
+IMAGE_ENCODERS: Registry[str, ImageEncoderFactory] = Registry("image encoder", ConfigError)
 
 
 def register_image_encoder(name: str) -> Callable[[ImageEncoderFactory], ImageEncoderFactory]:
     """Class decorator: make an encoder buildable by ``name`` from configs."""
-
-    def register(factory: ImageEncoderFactory) -> ImageEncoderFactory:
-        if name in IMAGE_ENCODERS:
-            raise ValueError(f"image encoder {name!r} is registered twice")
-        IMAGE_ENCODERS[name] = factory
-        return factory
-
-    return register
+    return IMAGE_ENCODERS.register(name)
 
 
 def build_image_encoder(name: str, **kwargs: Any) -> ImageEncoder:
     """Build the encoder registered as ``name`` with ``kwargs``; a clear ConfigError for unknown names."""
-    factory = IMAGE_ENCODERS.get(name)
-    if factory is None:
-        raise ConfigError(
-            f"unknown image encoder {name!r} (env.image_encoder); choose one of {sorted(IMAGE_ENCODERS)}"
-        )
+    factory = IMAGE_ENCODERS.get(name, context="(env.image_encoder)")
     try:
         return factory(**kwargs)
     except TypeError as error:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from PIL import Image
 
+from coso.config_mapping import dataclass_from_mapping
 from coso.env.android.retry import Backoff
 from coso.errors import ConfigError, UserInputError
 
@@ -128,11 +129,7 @@ class GeminiJudgeConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "GeminiJudgeConfig":
         """Build from ``env.gemini``; an unknown key is a ConfigError naming it."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"env.gemini: unknown keys {unknown}; valid keys: {sorted(names)}")
-        return cls(**dict(values))
+        return dataclass_from_mapping(cls, values, "env.gemini")
 
 
 def _example_from_mapping(item: Any, where: str) -> FewShotExample:

@@ -39,6 +39,7 @@ from coso.env.tasks import (
     YouTubeGoal,
 )
 from coso.errors import ConfigError, JudgeError
+from coso.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -51,19 +52,12 @@ class JudgeView:
 
 G = TypeVar("G", bound=Goal)
 SuccessCheck = Callable[[JudgeView, G], bool]
-SUCCESS_CHECKS: dict[type[Goal], SuccessCheck] = {}
+SUCCESS_CHECKS: Registry[type[Goal], SuccessCheck] = Registry("rule-judge success check", JudgeError)
 
 
 def success_check(goal_type: type[G]) -> Callable[[SuccessCheck], SuccessCheck]:
     """Register the success check of a goal class."""
-
-    def register(check: SuccessCheck) -> SuccessCheck:
-        if goal_type in SUCCESS_CHECKS:
-            raise ValueError(f"a success check for {goal_type.__name__} is registered twice")
-        SUCCESS_CHECKS[goal_type] = check
-        return check
-
-    return register
+    return SUCCESS_CHECKS.register(goal_type)
 
 
 @success_check(WebShopGoal)
@@ -144,11 +138,7 @@ def _notifications(view: JudgeView, goal: NotificationsGoal) -> bool:
 
 def judge_state(state: PhoneState, screen: Screen, goal: Goal) -> bool:
     """The verdict for ``goal`` on a phone state (a pure function of state, screen and goal)."""
-    check = SUCCESS_CHECKS.get(type(goal))
-    if check is None:
-        known = sorted(goal_type.__name__ for goal_type in SUCCESS_CHECKS)
-        raise JudgeError(f"the rule judge has no success check for {type(goal).__name__}; it judges {known}")
-    return check(JudgeView(state, screen), goal)
+    return SUCCESS_CHECKS.get(type(goal))(JudgeView(state, screen), goal)
 
 
 class RuleJudge:
@@ -168,12 +158,7 @@ class RuleJudge:
 
     def reset(self, task: Task) -> None:
         """Check the goal can be judged; the baseline (initial switches, alarms) lives in the phone's own state."""
-        if type(task.goal) not in SUCCESS_CHECKS:
-            known = sorted(goal_type.__name__ for goal_type in SUCCESS_CHECKS)
-            raise JudgeError(
-                f"the rule judge has no success check for {type(task.goal).__name__} (task {task.text!r}); "
-                f"it judges {known}"
-            )
+        SUCCESS_CHECKS.get(type(task.goal), context=f"(task {task.text!r})")
 
     def is_success(self, task: Task, screenshot: Image.Image, action: Action | None) -> bool:
         """True when the phone's state shows ``task`` done (the screenshot is not needed)."""

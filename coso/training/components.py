@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
 
 from coso.config import RunConfig
-from coso.errors import CheckpointError, ConfigError
+from coso.config_mapping import dataclass_from_mapping
+from coso.errors import CheckpointError
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy, load_autoui_base
 from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig
 from coso.models.critics import CriticConfig, StepCritic, TrajectoryCritic
@@ -15,23 +14,8 @@ from coso.models.text_encoder import SmallEncoderConfig, TextEncoderSpec
 from coso.models.tokenizer import TokenizerConfig, ensure_null_token
 from coso.training.trainer import Models
 
-T = TypeVar("T")
 MODEL_DIRS = {"policy": "policy", "step_critic": "step_critic", "trajectory_critic": "trajectory_critic",
               "causal": "causal"}
-
-
-def dataclass_from(cls: type[T], values: Mapping[str, Any], where: str, **fixed: Any) -> T:
-    """``cls(**values, **fixed)``, naming unknown keys of the config section ``where`` in a ConfigError."""
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"{where} has unknown keys {unknown}; known keys are {sorted(known - set(fixed))}")
-    merged = dict(values)
-    for key, value in merged.items():
-        if isinstance(value, list):
-            merged[key] = tuple(value)
-    merged.update(fixed)
-    return cls(**merged)
 
 
 def _policy(config: RunConfig) -> AutoUIPolicy:
@@ -41,18 +25,19 @@ def _policy(config: RunConfig) -> AutoUIPolicy:
         ensure_null_token(policy.tokenizer)
         return policy
     tokenizer = TokenizerConfig(vocab_size=agent.tokenizer_vocab_size)
-    model = dataclass_from(AutoUIConfig, agent.model, "agent.model", image_feature_dim=config.env.image_feature_dim,
-                           tokenizer=tokenizer, lora_rank=agent.lora_rank, init_seed=config.seed)
+    model = dataclass_from_mapping(AutoUIConfig, agent.model, "agent.model",
+                                   image_feature_dim=config.env.image_feature_dim, tokenizer=tokenizer,
+                                   lora_rank=agent.lora_rank, init_seed=config.seed)
     return AutoUIPolicy.from_config(model)
 
 
 def _critic_config(config: RunConfig) -> CriticConfig:
     agent = config.agent
     values = dict(agent.critic)
-    encoder = dataclass_from(SmallEncoderConfig, values.pop("encoder", {}), "agent.critic.encoder")
+    encoder = dataclass_from_mapping(SmallEncoderConfig, values.pop("encoder", {}), "agent.critic.encoder")
     spec = TextEncoderSpec(kind=agent.critic_text_encoder, path=agent.critic_encoder_path, builtin=encoder)
-    return dataclass_from(CriticConfig, values, "agent.critic", text_encoder=spec,
-                          image_feature_dim=config.env.image_feature_dim, init_seed=config.seed)
+    return dataclass_from_mapping(CriticConfig, values, "agent.critic", text_encoder=spec,
+                                  image_feature_dim=config.env.image_feature_dim, init_seed=config.seed)
 
 
 def build_models(config: RunConfig) -> Models:

@@ -150,9 +150,12 @@ class Trainer:
 
         def micro_loss() -> torch.Tensor:
             batch = self._device_batch(buffer.sample(train.batch_size, self.generator))
-            logits1, logits2 = self.step_critic(batch.prompts, batch.image_features)
-            next1, next2 = self.step_critic(batch.next_prompts, batch.next_image_features)
-            return step_critic_loss(logits1, logits2, next1, next2, batch.mc_returns, include_next=include_next)
+            # s and s' in one forward pass (one DDP forward per backward)
+            both1, both2 = self.step_critic(batch.prompts + batch.next_prompts,
+                                            torch.cat([batch.image_features, batch.next_image_features]))
+            size = len(batch)
+            return step_critic_loss(both1[:size], both2[:size], both1[size:], both2[size:], batch.mc_returns,
+                                    include_next=include_next)
 
         losses = [self._optimise("step critic", self.step_critic, self.critic_optimizer, micro_loss,
                                  train.grad_accum_steps) for _ in self._steps(epochs, "step critic")]

@@ -10,31 +10,19 @@ phone's side of the old one.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 from typing import Any, Callable, Mapping, TypeVar
 
 from PIL import Image
 
 from coso.env.android.appium_device import AppiumDevice, DeviceTimeouts
+from coso.config_mapping import dataclass_from_mapping
 from coso.env.android.emulator import EmulatorConfig, EmulatorFleet
-from coso.errors import ConfigError, DeviceError
+from coso.errors import DeviceError
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-D = TypeVar("D")
-
-
-def dataclass_from_mapping(cls: type[D], values: Mapping[str, Any], where: str) -> D:
-    """Build dataclass ``cls`` from a config mapping; an unknown key is a ConfigError naming it and the close matches."""
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    for key in values:
-        if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else f"; valid keys: {', '.join(names)}"
-            raise ConfigError(f"{where}.{key} is not a setting{hint}")
-    return cls(**dict(values))
 
 
 @dataclasses.dataclass

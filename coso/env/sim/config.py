@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from coso.config_mapping import dataclass_from_mapping
 from coso.errors import ConfigError
 
 # Named difficulty levels and the layout-variation strength each stands for (0 = fixed layout, 1 = maximal).
@@ -96,7 +96,7 @@ class SimConfig:
             )
         difficulty_value(self.difficulty)
         if isinstance(self.faults, Mapping):
-            object.__setattr__(self, "faults", _fault_config_from(self.faults))
+            object.__setattr__(self, "faults", dataclass_from_mapping(FaultConfig, self.faults, "env.sim.faults"))
         elif not isinstance(self.faults, FaultConfig):
             raise ConfigError(f"env.sim.faults must be a mapping of FaultConfig fields, got {type(self.faults).__name__}")
 
@@ -108,20 +108,4 @@ class SimConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> "SimConfig":
         """Build from a config mapping (e.g. ``env.sim`` of a run config), naming any unknown key."""
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"env.sim has unknown keys {unknown}; known keys are {sorted(known)}")
-        return cls(**values)
-
-
-def _fault_config_from(values: Mapping[str, Any]) -> FaultConfig:
-    known = {f.name for f in dataclasses.fields(FaultConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"env.sim.faults has unknown keys {unknown}; known keys are {sorted(known)}")
-    values = dict(values)
-    if "corrupt_modes" in values:
-        values["corrupt_modes"] = tuple(values["corrupt_modes"])
-    return FaultConfig(**values)
+        return dataclass_from_mapping(cls, values, "env.sim")

@@ -1,12 +1,16 @@
 """Registries that app modules fill at import: views, popups, tap commands, field submitters, app roots.
 
 Each app (``coso.env.sim.apps.*``) registers its own screens and behaviour here, so the phone dispatches
-by name instead of through if/elif chains, and adding an app touches one module.
+by name instead of through if/elif chains, and adding an app touches one module. The tables stay plain
+dicts (unlike ``coso.registry.Registry``): most entries are optional, and a missing one means the default
+behaviour (no enter hook, no submit action), not an error.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, TypeVar
+
+from coso.registry import register_in
 
 if TYPE_CHECKING:
     from coso.env.sim.state import Page, PhoneState
@@ -30,41 +34,31 @@ FIRST_RUN_POPUPS: dict[str, str] = {}  # app -> popup that may greet its first l
 F = TypeVar("F")
 
 
-def _register(table: dict, name: str, kind: str) -> Callable[[F], F]:
-    def register(function: F) -> F:
-        if name in table:
-            raise ValueError(f"simulator {kind} {name!r} is registered twice")
-        table[name] = function
-        return function
-
-    return register
-
-
 def view(name: str) -> Callable[[F], F]:
     """Register the builder of a page view."""
-    return _register(VIEWS, name, "view")
+    return register_in(VIEWS, name, "simulator view")
 
 
 def popup(name: str) -> Callable[[F], F]:
     """Register the builder of a popup."""
-    return _register(POPUPS, name, "popup")
+    return register_in(POPUPS, name, "simulator popup")
 
 
 def command(name: str) -> Callable[[F], F]:
     """Register a tap command handler."""
-    return _register(COMMANDS, name, "command")
+    return register_in(COMMANDS, name, "simulator command")
 
 
 def submitter(field_id: str) -> Callable[[F], F]:
     """Register what Enter does in a text field."""
-    return _register(SUBMITTERS, field_id, "submitter")
+    return register_in(SUBMITTERS, field_id, "simulator submitter")
 
 
 def root(app: str) -> Callable[[F], F]:
     """Register the page an app opens on."""
-    return _register(ROOTS, app, "root page")
+    return register_in(ROOTS, app, "simulator root page")
 
 
 def on_enter(view_name: str) -> Callable[[F], F]:
     """Register a hook run when a page of ``view_name`` is shown."""
-    return _register(ENTER_HOOKS, view_name, "enter hook")
+    return register_in(ENTER_HOOKS, view_name, "simulator enter hook")
