@@ -34,7 +34,8 @@ def _hydra_main(cfg: DictConfig) -> None:
     except TrainingError as error:
         print(f"error: training stopped: {error}", file=sys.stderr)
         sys.exit(3)
-    print(summary_line, flush=True)
+    if summary_line:  # other data-parallel processes print nothing
+        print(summary_line, flush=True)
 
 
 def main() -> None:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# One intra-op thread per process: the suite runs serially on 2-core machines, where two spinning OpenMP
+# threads per tiny-model process slow everything down (subprocesses inherit this too).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["WANDB_MODE"] = "offline"
 os.environ.setdefault("WANDB_DIR", tempfile.mkdtemp(prefix="coso-wandb-"))
 os.environ.setdefault("WANDB_SILENT", "true")

@@ -12,6 +12,7 @@ from typing import Callable, Protocol, Sequence
 import torch
 
 from coso.algorithms.coso import (
+    CPU_CHUNK_SIZE,
     WeightResources,
     causal_entropy,
     special_and_punctuation_mask,
@@ -116,14 +117,15 @@ class CausalEntropyBonus:
         token_ids = torch.tensor([list(row) + [pad] * (width - len(row)) for row in rows], dtype=torch.long)
         mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], dtype=torch.long)
         labels = action_type_labels(actions)
+        device = model.device
         resources = WeightResources(
             null_token_id=model.null_token_id,
             type_probabilities_fn=model.probabilities,
             decode_fn=lambda ids: self.tokenizer.decode(ids, skip_special_tokens=True),
-            chunk_size=self.chunk_size,
+            # on CPU, chunks of rows are faster than one huge call (benchmarks/reports/causal_weights.md)
+            chunk_size=self.chunk_size or (CPU_CHUNK_SIZE if device.type == "cpu" else None),
         )
         zero_mask = special_and_punctuation_mask(token_ids, self.tokenizer)
-        device = model.device
         was_training = model.training
         model.eval()
         try:
