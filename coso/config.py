@@ -54,6 +54,7 @@ class AgentConfig:
     max_new_tokens: int = 128
     eval_temperature: float = 1.0
     lora_rank: int = 0
+    cogagent: dict[str, Any] = field(default_factory=dict)  # coso.agents.cogagent.CogAgentConfig (policy=cogagent)
 
 
 @dataclass
@@ -139,7 +140,7 @@ class RunConfig:
     load_path: str = ""  # eval_only: the checkpoint to score; off2on: an offline checkpoint to start from
     task_file: str = ""  # one task per line; empty: the built-in generator
     episodes: Optional[int] = None  # collect: number of episodes (default: one per task line)
-    policy: str = "expert"  # collect: "expert" (scripted demonstrator) or "model" (the policy at load_path)
+    policy: str = "expert"  # collect / eval: "expert" (demonstrator), "model" (load_path's policy) or "cogagent"
     noise: float = 0.0  # collect: demonstrator noise level
     offline_data: str = ""  # a trajectory dataset directory; empty: collect one with the demonstrator
     use_entropy: bool = False

@@ -57,6 +57,32 @@ def _policy_agent(config: RunConfig, temperature: float) -> Agent:
                        generator=torch.Generator().manual_seed(config.seed))
 
 
+def _expert_agent(config: RunConfig, temperature: float) -> Agent:
+    """The scripted demonstrator with the configured noise (simulated phone only)."""
+    return ExpertPolicy(NoiseConfig.from_level(config.noise), seed=config.seed)
+
+
+def _cogagent(config: RunConfig, temperature: float) -> Agent:
+    """A CogAgent-style model behind an HTTP endpoint (agent.cogagent.url), for evaluation."""
+    from coso.agents.cogagent import CogAgent, CogAgentConfig
+
+    return CogAgent(CogAgentConfig.from_mapping(config.agent.cogagent))
+
+
+ROLLOUT_AGENTS: dict[str, Callable[[RunConfig, float], Agent]] = {
+    "expert": _expert_agent,  # the scripted demonstrator
+    "model": _policy_agent,  # the AutoUI policy of the checkpoint at load_path
+    "cogagent": _cogagent,  # a remote CogAgent endpoint
+}
+
+
+def build_agent(config: RunConfig, temperature: float) -> Agent:
+    """The agent named by ``policy``."""
+    if config.policy not in ROLLOUT_AGENTS:
+        raise ConfigError(f"policy={config.policy!r} is not one of {sorted(ROLLOUT_AGENTS)}")
+    return ROLLOUT_AGENTS[config.policy](config, temperature)
+
+
 def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
     """Roll out the demonstrator (or a checkpoint's policy) and write a trajectory dataset."""
     started = time.perf_counter()
@@ -80,13 +106,7 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
     if episodes < 1:
         raise ConfigError(f"episodes={episodes} must be >= 1")
     episode_tasks = sequential_tasks(tasks, episodes)
-    agents: dict[str, Callable[[], Agent]] = {
-        "expert": lambda: ExpertPolicy(NoiseConfig.from_level(config.noise), seed=config.seed),
-        "model": lambda: _policy_agent(config, config.agent.temperature),
-    }
-    if config.policy not in agents:
-        raise ConfigError(f"policy={config.policy!r} is not one of {sorted(agents)}")
-    agent = agents[config.policy]()
+    agent = build_agent(config, config.agent.temperature)
     encoder = build_encoder(config.env)
     with build_pool(config.env, config.seed) as pool:
         result = collect_trajectories(pool, agent, episode_tasks, encoder, seeds=COLLECT_SEED_BASE + config.seed,
@@ -120,13 +140,13 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
 
 
 def run_eval(config: RunConfig, resolved: dict[str, Any]) -> str:
-    """Score the policy of a checkpoint on the first N evaluation tasks (the test-split convention)."""
+    """Score an agent (a checkpoint's policy by default) on the first N evaluation tasks (the test split)."""
     started = time.perf_counter()
     run_dir = Path(config.save_path)
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_config(run_dir, resolved)
     seed_everything(config.seed)
-    agent = _policy_agent(config, config.agent.eval_temperature)
+    agent = build_agent(config, config.agent.eval_temperature)
     _, eval_tasks = load_tasks(config)
     encoder = build_encoder(config.env)
     logger = RunLogger(run_dir, redact_secrets(resolved), project=config.logging.project,
@@ -141,9 +161,10 @@ def run_eval(config: RunConfig, resolved: dict[str, Any]) -> str:
     summary = {
         "config_name": config.config_name,
         "run": "eval",
+        "policy": config.policy,
         "load_path": config.load_path,
         "seed": config.seed,
-        "eval_success_rate": {"checkpoint": stats.success_rate},
+        "eval_success_rate": {"eval": stats.success_rate},
         "episodes": stats.episodes,
         "env_steps": stats.env_steps,
         "env_failures": stats.env_failures,

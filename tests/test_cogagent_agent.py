@@ -180,3 +180,16 @@ def test_config_is_checked() -> None:
         CogAgentConfig.from_mapping({"adress": "http://x"})
     with pytest.raises(ValueError, match="2 observations but 1 tasks"):
         CogAgent().act([observation("a"), observation("b")], [Task("a", OpenAppGoal("x"), "general")])
+
+
+def test_eval_only_scores_a_remote_cogagent(tmp_path) -> None:
+    """eval_only policy=cogagent runs evaluation episodes through the HTTP agent on the simulated phone."""
+    from test_training_runs import run_in_process
+
+    with FakeCogAgentServer(lambda body: json_reply("Grounded Operation: press home")) as server:
+        summary = run_in_process("eval_only", ["policy=cogagent", f"agent.cogagent.url={server.url}",
+                                               "train.eval_episodes=2", "logging.progress=false",
+                                               f"save_path={tmp_path}"])
+    assert summary["policy"] == "cogagent" and summary["episodes"] == 2
+    assert summary["eval_success_rate"]["eval"] == 0.0 and summary["env_steps"] > 2
+    assert server.requests and all(request["task"] for request in server.requests)

@@ -95,7 +95,7 @@ def test_eval_only_scores_the_checkpoint_on_the_first_tasks(coso_run, tmp_path) 
     run_dir, _ = coso_run
     summary = run_in_process("eval_only", TINY + [f"load_path={run_dir}", f"save_path={tmp_path}"])
     assert summary["run"] == "eval" and summary["episodes"] == 2
-    assert 0.0 <= summary["eval_success_rate"]["checkpoint"] <= 1.0
+    assert 0.0 <= summary["eval_success_rate"]["eval"] <= 1.0
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(coso_run, tmp_path, monkeypatch) -> None:
