@@ -145,7 +145,7 @@ class RunConfig:
     offline_data: str = ""  # a trajectory dataset directory; empty: collect one with the demonstrator
     use_entropy: bool = False
     use_causal: bool = False
-    entropy_coeff: float = 0.1
+    entropy_coeff: float = 1.0  # alpha: the one default (the reference loss uses 1.0; its files disagree)
     scale_name: str = "cpu"
     env: EnvConfig = field(default_factory=EnvConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
