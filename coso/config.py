@@ -96,6 +96,9 @@ class TrainConfig:
     """Loop sizes, optimisers and schedule (the `scale` group sets these together)."""
 
     offline_episodes: int = 64  # demonstrator episodes collected when no offline dataset is given
+    # supervised warm start on the successful offline trajectories before any RL: the built-in policy's
+    # stand-in for the AutoUI-SFT checkpoint (0 for a real Auto-UI-Base, which is already SFT-trained)
+    sft_steps: int = 0
     offline_noise: float = 0.5
     offline_trajectory_critic_epochs: int = 20
     offline_critic_epochs: int = 20

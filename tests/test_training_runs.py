@@ -60,7 +60,8 @@ def run_script(args: list[str], timeout: float = 300) -> subprocess.CompletedPro
 def coso_run(tmp_path_factory) -> tuple[Path, dict]:
     """One tiny CoSo off2on run shared by the tests below."""
     run_dir = tmp_path_factory.mktemp("coso_off2on")
-    summary = run_in_process("coso_off2on", TINY + [f"save_path={run_dir}", "causal.heatmap_every=1"])
+    summary = run_in_process("coso_off2on", TINY + [f"save_path={run_dir}", "causal.heatmap_every=1",
+                                                    "train.sft_steps=2"])
     return run_dir, summary
 
 
@@ -70,13 +71,13 @@ def test_off2on_run_writes_everything(coso_run) -> None:
     assert set(summary["eval_success_rate"]) == {"initial", "offline", "final"}
     assert summary["online_iterations"] == 2
     assert summary["env_steps"] > 0 and summary["buffer_size"] > 0
-    assert {"offline", "online_rollout", "online_update"} <= set(summary["wall_seconds"])
+    assert {"sft", "offline", "online_rollout", "online_update"} <= set(summary["wall_seconds"])
     for name in ("summary.json", "metrics.jsonl", "learning_curve.png", "config.yaml", "checkpoint/state.json"):
         assert (run_dir / name).exists(), name
     assert json.loads((run_dir / "summary.json").read_text()) == summary
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     phases = {record["phase"] for record in records}
-    assert {"offline", "online", "eval_initial", "eval_offline", "eval_final"} <= phases
+    assert {"sft", "offline", "online", "eval_initial", "eval_offline", "eval_final"} <= phases
     online = [r for r in records if r["phase"] == "online"]
     assert all("weights/share_above_0_8" in r and "entropy" in r for r in online if "actor_loss" in r)
     assert list((run_dir / "heatmaps").glob("*.png")), "causal-weight heatmaps are drawn every N updates"
@@ -84,7 +85,8 @@ def test_off2on_run_writes_everything(coso_run) -> None:
 
 def test_rerun_of_a_finished_run_resumes_without_training(coso_run) -> None:
     run_dir, summary = coso_run
-    again = run_in_process("coso_off2on", TINY + [f"save_path={run_dir}", "causal.heatmap_every=1"])
+    again = run_in_process("coso_off2on", TINY + [f"save_path={run_dir}", "causal.heatmap_every=1",
+                                                  "train.sft_steps=2"])
     assert again["resumed"] is True
     assert again["online_iterations"] == summary["online_iterations"]
     assert again["buffer_size"] == summary["buffer_size"]

@@ -244,6 +244,19 @@ class TrainingRun:
                               extra={"noise": train.offline_noise})
         return trajectories
 
+    def sft_phase(self) -> None:
+        """Supervised warm start on the successful demonstrations: the built-in policy's stand-in for the
+        AutoUI-SFT checkpoint DigiRL starts from (DigiRL's step advantage rarely credits the early steps of
+        long episodes, so a policy from random weights would never learn them)."""
+        steps = self.config.train.sft_steps
+        with self.timer.phase("sft"):
+            demonstrations = [t for t in self.offline_data() if t.success and t.transitions]
+            buffer = ReplayBuffer(max(sum(len(t) for t in demonstrations), 1), demonstrations)
+            metrics = self.trainer.train_filtered_bc(buffer, steps, reduction="token_mean", name="SFT warm start",
+                                                     metric="sft_loss")
+        metrics["sft_demonstrations"] = len(demonstrations)
+        self.logger.log(metrics, step=self.state.env_steps, phase="sft")
+
     def offline_phase(self) -> None:
         """DigiRL's offline phase (or Filtered BC's) on the offline dataset, then its evaluation."""
         cfg = self.config
@@ -360,6 +373,8 @@ class TrainingRun:
         cfg = self.config
         started = time.perf_counter()
         try:
+            if self.state.phase == "start" and not self.resumed and cfg.train.sft_steps > 0:
+                self.sft_phase()
             if self.state.phase == "start" and not self.resumed and cfg.train.eval_initial:
                 self.evaluate("initial")
             if cfg.train_mode in ("offline", "off2on") and self.state.phase == "start":

@@ -242,8 +242,9 @@ class Trainer:
         result["actor_total_loss"] = _mean(losses)
         return result
 
-    def train_filtered_bc(self, buffer: ReplayBuffer, epochs: int) -> dict[str, float]:
-        """Filtered BC: maximise the likelihood of the kept trajectories' actions."""
+    def train_filtered_bc(self, buffer: ReplayBuffer, epochs: int, *, reduction: str = "sequence_sum",
+                          name: str = "filtered BC", metric: str = "bc_loss") -> dict[str, float]:
+        """Filtered BC: maximise the likelihood of the kept trajectories' actions (also the SFT warm start)."""
         if len(buffer) == 0 or epochs <= 0:
             return {}
         train = self.config.train
@@ -252,12 +253,12 @@ class Trainer:
             batch = self._device_batch(buffer.sample(train.batch_size, self.generator))
             stats = self.policy(batch.prompts, batch.image_features, batch.actions)
             keep = torch.ones(len(batch), dtype=torch.bool, device=stats.mask.device)
-            return filtered_bc_loss(stats.log_probs, stats.mask, keep)
+            return filtered_bc_loss(stats.log_probs, stats.mask, keep, reduction=reduction)
 
-        losses = [self._optimise("filtered BC", self.policy, self.policy_optimizer, micro_loss,
-                                 train.grad_accum_steps) for _ in self._steps(epochs, "filtered BC")]
+        losses = [self._optimise(name, self.policy, self.policy_optimizer, micro_loss,
+                                 train.grad_accum_steps) for _ in self._steps(epochs, name)]
         self.actor_updates += epochs
-        return {"bc_loss": _mean(losses)}
+        return {metric: _mean(losses)}
 
     # ------------------------------------------------------------------------------------------ causal model
 
