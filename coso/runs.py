@@ -23,17 +23,20 @@ from coso.env.task_parser import load_task_file
 from coso.errors import ConfigError
 from coso.rollout import Agent, collect_trajectories
 from coso.training.loop import FirstEpisodesRecorder, run_training, seed_everything
-from coso.training.run_logger import RunLogger, atomic_write_text, redact_secrets, write_summary
+from coso.training.run_logger import RunLogger, redact_secrets, write_resolved_config, write_summary
 
 COLLECT_TASK_SEED = 0
 COLLECT_SEED_BASE = 3_000_000
 EVAL_ONLY_SEED_BASE = 10_000_000  # the same evaluation seeds as training's eval phases
 
 
-def _write_config(run_dir: Path, resolved: dict[str, Any]) -> None:
-    from omegaconf import OmegaConf
-
-    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(redact_secrets(resolved)))
+def _start_run(config: RunConfig, resolved: dict[str, Any]) -> Path:
+    """Create the run directory, write its resolved config and seed everything; return the directory."""
+    run_dir = Path(config.save_path)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_resolved_config(run_dir, resolved)
+    seed_everything(config.seed)
+    return run_dir
 
 
 def _recorder(config: RunConfig, run_dir: Path):
@@ -86,10 +89,7 @@ def build_agent(config: RunConfig, temperature: float) -> Agent:
 def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
     """Roll out the demonstrator (or a checkpoint's policy) and write a trajectory dataset."""
     started = time.perf_counter()
-    run_dir = Path(config.save_path)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _write_config(run_dir, resolved)
-    seed_everything(config.seed)
+    run_dir = _start_run(config, resolved)
     if config.task_file:
         loaded = load_task_file(config.task_file, skip_unparseable=True)
         for failure in loaded.skipped:
@@ -142,10 +142,7 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
 def run_eval(config: RunConfig, resolved: dict[str, Any]) -> str:
     """Score an agent (a checkpoint's policy by default) on the first N evaluation tasks (the test split)."""
     started = time.perf_counter()
-    run_dir = Path(config.save_path)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _write_config(run_dir, resolved)
-    seed_everything(config.seed)
+    run_dir = _start_run(config, resolved)
     agent = build_agent(config, config.agent.eval_temperature)
     _, eval_tasks = load_tasks(config)
     encoder = build_encoder(config.env)

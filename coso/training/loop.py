@@ -10,7 +10,6 @@ same command resumes from it. Rollouts and evaluation run on the main process; w
 from __future__ import annotations
 
 import random
-import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,6 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list
-from omegaconf import OmegaConf
 
 from coso.agents.autoui import AutoUIAgent
 from coso.config import RunConfig
@@ -32,7 +30,7 @@ from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.env.recording import EpisodeRecorder, NullRecorder
 from coso.env.tasks import Task
 from coso.errors import ConfigError
-from coso.rollout import Agent, collect_trajectories
+from coso.rollout import collect_trajectories
 from coso.training.checkpoint import (
     TrainingState,
     has_checkpoint,
@@ -45,7 +43,13 @@ from coso.training.checkpoint import (
 from coso.training.components import build_models, load_models, save_models
 from coso.training.entropy import build_entropy_bonus
 from coso.training.heatmap import TokenHeatmapWriter
-from coso.training.run_logger import RunLogger, atomic_write_text, redact_secrets, write_summary
+from coso.training.run_logger import (
+    RunLogger,
+    atomic_write_text,
+    redact_secrets,
+    write_resolved_config,
+    write_summary,
+)
 from coso.training.trainer import Models, Trainer
 
 TRAIN_MODES = ("offline", "online", "off2on")
@@ -122,7 +126,7 @@ class TrainingRun:
         self.timer = PhaseTimer(self.state.wall_seconds)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.is_main:
-            atomic_write_text(self.run_dir / "config.yaml", OmegaConf.to_yaml(redact_secrets(resolved)))
+            write_resolved_config(self.run_dir, resolved)
         self.logger = RunLogger(self.run_dir, redact_secrets(resolved), project=config.logging.project,
                                 run_name=f"{config.config_name}-seed{config.seed}",
                                 wandb_mode=config.logging.wandb_mode, enabled=self.is_main)

@@ -134,6 +134,13 @@ class RunLogger:
             self._wandb_run = None
 
 
+def write_resolved_config(run_dir: Path, resolved: Mapping[str, Any]) -> None:
+    """Write the run's resolved config, secrets redacted, as config.yaml in its run directory."""
+    from omegaconf import OmegaConf
+
+    atomic_write_text(Path(run_dir) / "config.yaml", OmegaConf.to_yaml(redact_secrets(dict(resolved))))
+
+
 def write_summary(run_dir: Path, summary: Mapping[str, Any]) -> str:
     """Write summary.json atomically and return it as one line (the run prints it last)."""
     line = json.dumps(dict(summary), default=_json_default, sort_keys=True)
