@@ -273,25 +273,38 @@ class TrainingRun:
             metrics: dict[str, float] = {"offline_success_rate": float(np.mean([t.success for t in data]))}
             if cfg.use_causal:
                 metrics.update(self.trainer.train_causal(self._buffer_actions(), cfg.causal.pretrain_calls))
-            if cfg.algorithm.name == "filteredbc":
-                kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=False)
-                metrics.update(self.trainer.train_filtered_bc(ReplayBuffer(train.capacity, kept),
-                                                              train.offline_actor_epochs))
-            else:
-                metrics.update(self.trainer.train_trajectory_critic(train_buffer.trajectories(),
-                                                                    train.offline_trajectory_critic_epochs))
-                metrics.update(self.trainer.train_step_critic(train_buffer, train.offline_critic_epochs))
-                metrics.update(self.trainer.critic_accuracy(val_buffer))
-                kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=False)
-                metrics.update(self.trainer.train_actor(ReplayBuffer(train.capacity, kept),
-                                                        train.offline_actor_epochs,
-                                                        entropy=cfg.use_entropy and cfg.causal.entropy_in_offline))
-            metrics["kept_trajectories"] = len(kept)
+            metrics.update(self.update(train_buffer, val_buffer, online=False, train_actor=True,
+                                       trajectory_critic_epochs=train.offline_trajectory_critic_epochs,
+                                       critic_epochs=train.offline_critic_epochs,
+                                       actor_epochs=train.offline_actor_epochs,
+                                       entropy=cfg.use_entropy and cfg.causal.entropy_in_offline))
             self.state.actor_updates = self.trainer.actor_updates
         self.logger.log(metrics, step=self.state.env_steps, phase="offline")
         self.evaluate("offline")
         self.state.phase = "offline_done"
         self.checkpoint()
+
+    def update(self, train_buffer: ReplayBuffer, val_buffer: ReplayBuffer, *, online: bool, train_actor: bool,
+               trajectory_critic_epochs: int, critic_epochs: int, actor_epochs: int,
+               entropy: bool) -> dict[str, float]:
+        """One round of updates: Filtered BC on the top trajectories, or DigiRL's trajectory critic, step
+        critic and actor on the trajectories its curriculum keeps (by reward offline, by surprise online)."""
+        train = self.config.train
+        metrics: dict[str, float] = {}
+        if self.config.algorithm.name == "filteredbc":
+            kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=False)
+            if train_actor:
+                metrics.update(self.trainer.train_filtered_bc(ReplayBuffer(train.capacity, kept), actor_epochs))
+        else:
+            metrics.update(self.trainer.train_trajectory_critic(train_buffer.trajectories(), trajectory_critic_epochs))
+            metrics.update(self.trainer.train_step_critic(train_buffer, critic_epochs))
+            metrics.update(self.trainer.critic_accuracy(val_buffer))
+            kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=online)
+            if train_actor:
+                metrics.update(self.trainer.train_actor(ReplayBuffer(train.capacity, kept), actor_epochs,
+                                                        entropy=entropy))
+        metrics["kept_trajectories"] = len(kept)
+        return metrics
 
     def _buffer_actions(self) -> list[str]:
         return [transition.action for transition in self.buffer.transitions()]
@@ -317,21 +330,11 @@ class TrainingRun:
                 pretrained = self.state.online_iteration > 0 or self.state.phase == "offline_done"
                 calls = cfg.causal.calls_per_iteration + (0 if pretrained else cfg.causal.pretrain_calls)
                 metrics.update(self.trainer.train_causal(self._buffer_actions(), calls))
-            if cfg.algorithm.name == "filteredbc":
-                kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=False)
-                if iteration >= train.warmup_iterations:
-                    metrics.update(self.trainer.train_filtered_bc(ReplayBuffer(train.capacity, kept),
-                                                                  train.actor_epochs))
-            else:
-                metrics.update(self.trainer.train_trajectory_critic(train_buffer.trajectories(),
-                                                                    train.trajectory_critic_epochs))
-                metrics.update(self.trainer.train_step_critic(train_buffer, train.critic_epochs))
-                metrics.update(self.trainer.critic_accuracy(val_buffer))
-                kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=True)
-                if iteration >= train.warmup_iterations:
-                    metrics.update(self.trainer.train_actor(ReplayBuffer(train.capacity, kept), train.actor_epochs,
-                                                            entropy=cfg.use_entropy))
-            metrics["kept_trajectories"] = len(kept)
+            metrics.update(self.update(train_buffer, val_buffer, online=True,
+                                       train_actor=iteration >= train.warmup_iterations,
+                                       trajectory_critic_epochs=train.trajectory_critic_epochs,
+                                       critic_epochs=train.critic_epochs, actor_epochs=train.actor_epochs,
+                                       entropy=cfg.use_entropy))
         metrics["buffer_size"] = len(self.buffer)
         metrics["env_steps"] = self.state.env_steps
         return metrics
