@@ -68,7 +68,7 @@ def coso_run(tmp_path_factory) -> tuple[Path, dict]:
 def test_off2on_run_writes_everything(coso_run) -> None:
     run_dir, summary = coso_run
     assert summary["algorithm"] == "coso" and summary["train_mode"] == "off2on"
-    assert set(summary["eval_success_rate"]) == {"initial", "offline", "final"}
+    assert set(summary["eval_success_rate"]) == {"initial", "sft", "offline", "final"}
     assert summary["online_iterations"] == 2
     assert summary["env_steps"] > 0 and summary["buffer_size"] > 0
     assert {"sft", "offline", "online_rollout", "online_update"} <= set(summary["wall_seconds"])
@@ -77,7 +77,7 @@ def test_off2on_run_writes_everything(coso_run) -> None:
     assert json.loads((run_dir / "summary.json").read_text()) == summary
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     phases = {record["phase"] for record in records}
-    assert {"sft", "offline", "online", "eval_initial", "eval_offline", "eval_final"} <= phases
+    assert {"sft", "offline", "online", "eval_initial", "eval_sft", "eval_offline", "eval_final"} <= phases
     online = [r for r in records if r["phase"] == "online"]
     assert all("weights/share_above_0_8" in r and "entropy" in r for r in online if "actor_loss" in r)
     assert list((run_dir / "heatmaps").glob("*.png")), "causal-weight heatmaps are drawn every N updates"
@@ -130,6 +130,14 @@ def test_offline_dataset_from_collect_trains_digirl_offline(tmp_path) -> None:
                                                        f"offline_data={data / 'dataset'}", "train.eval_initial=false"])
     assert summary["algorithm"] == "digirl" and summary["episodes"] == 6
     assert set(summary["eval_success_rate"]) == {"offline", "final"}
+
+    # off2on reuses that offline checkpoint; CoSo pretrains the causal model the DigiRL run never trained
+    coso = run_in_process("coso_off2on", TINY + [f"save_path={tmp_path / 'coso'}", f"load_path={tmp_path / 'run'}",
+                                                 "train.online_iterations=1"])
+    assert coso["eval_success_rate"]["offline"] == summary["eval_success_rate"]["offline"]
+    assert coso["online_iterations"] == 1 and coso["buffer_size"] > summary["buffer_size"]
+    state = json.loads((tmp_path / "coso" / "checkpoint" / "state.json").read_text())["state"]
+    assert state["causal_calls"] == 2 + 1  # smoke scale: 2 pretraining calls, then 1 per iteration
 
 
 def _wait_for(predicate, timeout: float) -> bool:
@@ -207,3 +215,13 @@ def test_dataset_with_wrong_fields_is_one_clear_line(tmp_path) -> None:
                          f"save_path={tmp_path / 'run'}"])
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "transitions.jsonl" in result.stderr and "action" in result.stderr
+
+
+def test_config_redaction_hides_secrets_but_not_token_counts() -> None:
+    from coso.training.run_logger import REDACTED, redact_secrets
+
+    config = {"judge": {"api_key": "k1", "hf_token": "k2", "password": "k3"},
+              "agent": {"max_new_tokens": 128, "tokenizer_vocab_size": 2048, "token": "k4"}}
+    redacted = redact_secrets(config)
+    assert redacted["judge"] == {"api_key": REDACTED, "hf_token": REDACTED, "password": REDACTED}
+    assert redacted["agent"] == {"max_new_tokens": 128, "tokenizer_vocab_size": 2048, "token": REDACTED}

@@ -31,11 +31,12 @@ CHECKPOINT_VERSION = 1
 class TrainingState:
     """Counters and bookkeeping that say where a run is."""
 
-    phase: str = "start"  # "start", "offline_done", "online"
+    phase: str = "start"  # "start", "warm_started" (initial eval and SFT done), "offline_done", "online"
     online_iteration: int = 0  # online iterations completed
     env_steps: int = 0
     episodes: int = 0
     actor_updates: int = 0
+    causal_calls: int = 0  # training calls of CoSo's causal model so far
     metrics_lines: int = 0  # metrics.jsonl lines written when the checkpoint was taken
     eval_results: dict[str, float] = field(default_factory=dict)
     wall_seconds: dict[str, float] = field(default_factory=dict)

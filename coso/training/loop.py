@@ -164,11 +164,16 @@ class TrainingRun:
             return load_models(path / "models")
         if self.config.load_path:
             state, _, path = read_checkpoint(Path(self.config.load_path), required=("models",))
+            self.state.causal_calls = state.causal_calls  # a DigiRL checkpoint's causal model is untrained
             if self.config.train_mode == "off2on" and state.phase in ("offline_done", "online"):
                 self.state.phase = "offline_done"
-                self.state.eval_results = {k: v for k, v in state.eval_results.items() if k in ("initial", "offline")}
+                self.state.eval_results = {k: v for k, v in state.eval_results.items()
+                                           if k in ("initial", "sft", "offline")}
                 if (path / "buffer").is_dir():
                     self.buffer = ReplayBuffer.load(path / "buffer", capacity=self.config.train.capacity)
+            elif state.phase != "start":  # already warm-started: no second SFT
+                self.state.phase = "warm_started"
+                self.state.eval_results = {k: v for k, v in state.eval_results.items() if k in ("initial", "sft")}
             return load_models(path / "models")
         return build_models(self.config)
 
@@ -260,6 +265,7 @@ class TrainingRun:
                                                      metric="sft_loss")
         metrics["sft_demonstrations"] = len(demonstrations)
         self.logger.log(metrics, step=self.state.env_steps, phase="sft")
+        self.evaluate("sft")
 
     def offline_phase(self) -> None:
         """DigiRL's offline phase (or Filtered BC's) on the offline dataset, then its evaluation."""
@@ -272,7 +278,7 @@ class TrainingRun:
             train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
             metrics: dict[str, float] = {"offline_success_rate": float(np.mean([t.success for t in data]))}
             if cfg.use_causal:
-                metrics.update(self.trainer.train_causal(self._buffer_actions(), cfg.causal.pretrain_calls))
+                metrics.update(self.train_causal(cfg.causal.pretrain_calls))
             metrics.update(self.update(train_buffer, val_buffer, online=False, train_actor=True,
                                        trajectory_critic_epochs=train.offline_trajectory_critic_epochs,
                                        critic_epochs=train.offline_critic_epochs,
@@ -306,8 +312,11 @@ class TrainingRun:
         metrics["kept_trajectories"] = len(kept)
         return metrics
 
-    def _buffer_actions(self) -> list[str]:
-        return [transition.action for transition in self.buffer.transitions()]
+    def train_causal(self, calls: int) -> dict[str, float]:
+        """CoSo's causal model on the buffer's actions, counting the calls (0 = still untrained)."""
+        metrics = self.trainer.train_causal([t.action for t in self.buffer.transitions()], calls)
+        self.state.causal_calls += calls
+        return metrics
 
     def online_iteration(self, iteration: int) -> dict[str, float]:
         """One DigiRL/CoSo online iteration."""
@@ -326,10 +335,9 @@ class TrainingRun:
         metrics = {"success_rate": stats.get("success_rate", 0.0), **{f"rollout_{k}": v for k, v in stats.items()}}
         with self.timer.phase("online_update"):
             train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
-            if cfg.use_causal:
-                pretrained = self.state.online_iteration > 0 or self.state.phase == "offline_done"
-                calls = cfg.causal.calls_per_iteration + (0 if pretrained else cfg.causal.pretrain_calls)
-                metrics.update(self.trainer.train_causal(self._buffer_actions(), calls))
+            if cfg.use_causal:  # pretrained on the first data it sees (offline, or the first rollouts)
+                pretrain = cfg.causal.pretrain_calls if self.state.causal_calls == 0 else 0
+                metrics.update(self.train_causal(cfg.causal.calls_per_iteration + pretrain))
             metrics.update(self.update(train_buffer, val_buffer, online=True,
                                        train_actor=iteration >= train.warmup_iterations,
                                        trajectory_critic_epochs=train.trajectory_critic_epochs,
@@ -380,11 +388,14 @@ class TrainingRun:
         cfg = self.config
         started = time.perf_counter()
         try:
-            if self.state.phase == "start" and not self.resumed and cfg.train.sft_steps > 0:
-                self.sft_phase()
-            if self.state.phase == "start" and not self.resumed and cfg.train.eval_initial:
-                self.evaluate("initial")
-            if cfg.train_mode in ("offline", "off2on") and self.state.phase == "start":
+            if self.state.phase == "start":
+                if cfg.train.eval_initial and "initial" not in self.state.eval_results:
+                    self.evaluate("initial")
+                if cfg.train.sft_steps > 0:
+                    self.sft_phase()
+                self.state.phase = "warm_started"
+                self.checkpoint()
+            if cfg.train_mode in ("offline", "off2on") and self.state.phase == "warm_started":
                 self.offline_phase()
             if cfg.train_mode in ("online", "off2on"):
                 self.online_phase()
