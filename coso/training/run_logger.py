@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-SECRET_KEY_PATTERN = re.compile(r"(api[_-]?key|token|secret|password|credential)", re.IGNORECASE)
+# "token" only as a whole name part (hf_token, access_token), not max_new_tokens or tokenizer_vocab_size
+SECRET_KEY_PATTERN = re.compile(r"(api[_-]?key|(^|[_-])token($|[_-])|secret|password|credential)", re.IGNORECASE)
 REDACTED = "<redacted>"
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
