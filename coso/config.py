@@ -99,6 +99,10 @@ class TrainConfig:
     # supervised warm start on the successful offline trajectories before any RL: the built-in policy's
     # stand-in for the AutoUI-SFT checkpoint (0 for a real Auto-UI-Base, which is already SFT-trained)
     sft_steps: int = 0
+    # the SFT data: demonstrator episodes with their own (low) noise, like the human demonstrations AutoUI was
+    # fine-tuned on; the offline dataset's noise (random actions, typos) would drown the goal-conditioned tokens
+    sft_episodes: int = 1024
+    sft_noise: float = 0.0
     offline_noise: float = 0.5
     offline_trajectory_critic_epochs: int = 20
     offline_critic_epochs: int = 20
@@ -115,6 +119,9 @@ class TrainConfig:
     trajectory_critic_epochs: int = 5
     max_grad_norm: float = 0.01
     lm_lr: float = 1e-4
+    # AdamW's second-moment decay for the policy: 0.999 is torch's default; a shorter memory (0.99) keeps the
+    # early, large gradients of a policy trained from scratch from shrinking its later, smaller steps
+    lm_adam_beta2: float = 0.999
     critic_lr: float = 1e-4
     eval_episodes: int = 16
     eval_initial: bool = True  # also score the untrained (or loaded) policy before training

@@ -81,6 +81,11 @@ def test_off2on_run_writes_everything(coso_run) -> None:
     online = [r for r in records if r["phase"] == "online"]
     assert all("weights/share_above_0_8" in r and "entropy" in r for r in online if "actor_loss" in r)
     assert list((run_dir / "heatmaps").glob("*.png")), "causal-weight heatmaps are drawn every N updates"
+    # SFT clones noise-free demonstrations; the offline dataset keeps its own noise for DigiRL's critics
+    sft_manifest = json.loads((run_dir / "sft_data" / "manifest.json").read_text())
+    offline_manifest = json.loads((run_dir / "offline_data" / "manifest.json").read_text())
+    assert sft_manifest["extra"]["noise"] == 0.0 and offline_manifest["extra"]["noise"] == 0.3
+    assert sft_manifest["num_trajectories"] == 8  # smoke scale's train.sft_episodes
 
 
 def test_rerun_of_a_finished_run_resumes_without_training(coso_run) -> None:
@@ -195,6 +200,12 @@ def test_checkpoint_missing_files_is_one_clear_line(coso_run, tmp_path) -> None:
     shutil.rmtree(broken / "checkpoint" / "models")
     result = run_script(["--config-name", "eval_only", f"load_path={broken}", f"save_path={tmp_path / 'out'}"])
     assert result.returncode == 2 and "missing models" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_adam_beta2_is_one_clear_line(tmp_path) -> None:
+    result = run_script(["--config-name", "digirl_online", *TINY, "train.lm_adam_beta2=1.5", f"save_path={tmp_path}"])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: train.lm_adam_beta2=1.5 must lie in [0, 1)")
 
 
 def test_unknown_config_key_is_refused_by_name(tmp_path) -> None:

@@ -57,6 +57,7 @@ ALGORITHMS = ("digirl", "filteredbc", "coso")
 EVAL_SEED_BASE = 10_000_000
 ROLLOUT_SEED_BASE = 1_000_000
 OFFLINE_SEED_BASE = 2_000_000
+SFT_SEED_BASE = 3_000_000
 
 
 def algorithm_label(config: RunConfig) -> str:
@@ -240,28 +241,33 @@ class TrainingRun:
         """The offline dataset: the given one, or demonstrator rollouts with noise (saved for reuse)."""
         if self.config.offline_data:
             return load_trajectories(self.config.offline_data)
-        cached = self.run_dir / "offline_data"
+        train = self.config.train
+        return self.demonstrations("offline_data", train.offline_episodes, train.offline_noise, OFFLINE_SEED_BASE)
+
+    def demonstrations(self, name: str, episodes: int, noise: float, seed_base: int) -> list[Trajectory]:
+        """Demonstrator rollouts on training tasks, saved in the run directory as ``name`` for reuse."""
+        cached = self.run_dir / name
         if cached.is_dir():
             return load_trajectories(cached)
-        train = self.config.train
-        rng = random.Random(self.config.seed)
-        tasks = [rng.choice(self.train_tasks) for _ in range(train.offline_episodes)]
-        expert = ExpertPolicy(NoiseConfig.from_level(train.offline_noise), seed=self.config.seed)
-        trajectories, _ = self._rollout(lambda: expert, tasks, OFFLINE_SEED_BASE + self.config.seed)
+        rng = random.Random(self.config.seed + seed_base)
+        tasks = [rng.choice(self.train_tasks) for _ in range(episodes)]
+        expert = ExpertPolicy(NoiseConfig.from_level(noise), seed=self.config.seed + seed_base)
+        trajectories, _ = self._rollout(lambda: expert, tasks, seed_base + self.config.seed)
         if self.is_main:
-            save_trajectories(trajectories, cached, source="demonstrator",
-                              extra={"noise": train.offline_noise})
+            save_trajectories(trajectories, cached, source="demonstrator", extra={"noise": noise})
         return trajectories
 
     def sft_phase(self) -> None:
         """Supervised warm start on the successful demonstrations: the built-in policy's stand-in for the
         AutoUI-SFT checkpoint DigiRL starts from (DigiRL's step advantage rarely credits the early steps of
         long episodes, so a policy from random weights would never learn them)."""
-        steps = self.config.train.sft_steps
+        train = self.config.train
         with self.timer.phase("sft"):
-            demonstrations = [t for t in self.offline_data() if t.success and t.transitions]
+            episodes = self.demonstrations("sft_data", train.sft_episodes, train.sft_noise, SFT_SEED_BASE)
+            demonstrations = [t for t in episodes if t.success and t.transitions]
             buffer = ReplayBuffer(max(sum(len(t) for t in demonstrations), 1), demonstrations)
-            metrics = self.trainer.train_filtered_bc(buffer, steps, reduction="token_mean", name="SFT warm start",
+            metrics = self.trainer.train_filtered_bc(buffer, train.sft_steps, reduction="token_mean",
+                                                     name="SFT warm start",
                                                      metric="sft_loss")
         metrics["sft_demonstrations"] = len(demonstrations)
         self.logger.log(metrics, step=self.state.env_steps, phase="sft")

@@ -30,7 +30,7 @@ from coso.algorithms.coso import soft_actor_loss
 from coso.config import RunConfig
 from coso.data.buffer import ReplayBuffer, TransitionBatch, collate_transitions
 from coso.data.trajectory import Trajectory
-from coso.errors import TrainingError
+from coso.errors import ConfigError, TrainingError
 from coso.models.autoui import AutoUIPolicy
 from coso.models.causal import ActionTypeClassifier, action_type_labels
 from coso.models.critics import StepCritic, TrajectoryCritic
@@ -61,8 +61,11 @@ class Trainer:
         self.bonus = bonus
         self.generator = generator
         train = config.train
+        if not 0.0 <= train.lm_adam_beta2 < 1.0:
+            raise ConfigError(f"train.lm_adam_beta2={train.lm_adam_beta2} must lie in [0, 1) (torch's default: 0.999)")
         self.policy, self.policy_optimizer = accelerator.prepare(
-            models.policy, torch.optim.AdamW(models.policy.parameters(), lr=train.lm_lr))
+            models.policy, torch.optim.AdamW(models.policy.parameters(), lr=train.lm_lr,
+                                            betas=(0.9, train.lm_adam_beta2)))
         self.step_critic, self.critic_optimizer = accelerator.prepare(
             models.step_critic, torch.optim.AdamW(models.step_critic.parameters(), lr=train.critic_lr))
         self.trajectory_critic, self.trajectory_optimizer = accelerator.prepare(
