@@ -159,3 +159,24 @@ def test_builtin_encoder_truncates_to_its_position_table(tokenizer):
     long_prompt = build_prompt(" and then ".join(SUCCESS_TASKS + FAILURE_TASKS))
     assert len(tokenizer(long_prompt)["input_ids"]) > 16
     assert encoder.encode([long_prompt, "short"]).shape == (2, 32)
+
+
+def test_small_encoder_inference_path_equals_torch_layers() -> None:
+    """Eval mode runs the layers through plain ops; it must match torch's own layers, padding included."""
+    from coso.models.text_encoder import SmallEncoderConfig, SmallTransformerEncoder
+
+    torch.manual_seed(0)
+    encoder = SmallTransformerEncoder(SmallEncoderConfig(hidden=32, heads=2, layers=2, ffn=64), 50, 0).eval()
+    ids = torch.randint(1, 50, (4, 9))
+    mask = torch.ones(4, 9, dtype=torch.long)
+    mask[1, 5:] = 0
+    mask[3, :] = 0  # a row with nothing to attend to stays finite
+    with torch.no_grad():
+        fast = encoder(ids, mask)
+        states = encoder.embedding_norm(encoder.token_embedding(ids) + encoder.position_embedding(torch.arange(9)))
+        reference = encoder.layers(states, src_key_padding_mask=~mask.bool())
+    attended = mask.bool()
+    assert torch.allclose(fast[attended], reference[attended], atol=1e-5)
+    assert torch.isfinite(fast).all()
+    encoder.train()  # training keeps torch's layers (with dropout)
+    assert encoder(ids, mask).requires_grad
