@@ -448,12 +448,15 @@ def _hydra_value(value: str) -> str:
 
 
 def build_specs(runs_dir: Path, seeds: Sequence[int], overrides: Sequence[str]) -> list[RunSpec]:
-    """The grid's runs, seed by seed: the offline run, then the three online runs that load it."""
+    """The grid's runs: every seed's offline run first (they are the critical path, so they start before any
+    online run that is also ready), then per seed the three online runs that load it."""
     specs = []
     for seed in seeds:
         offline_path = runs_dir / OFFLINE.slug / f"seed{seed}"
         specs.append(RunSpec(OFFLINE, seed, offline_path,
                              [f"seed={seed}", f"save_path={_hydra_value(str(offline_path))}", *overrides]))
+    for seed in seeds:
+        offline_path = runs_dir / OFFLINE.slug / f"seed{seed}"
         for method in METHODS:
             path = runs_dir / method.slug / f"seed{seed}"
             specs.append(RunSpec(method, seed, path,

@@ -2,11 +2,13 @@
 
 Measured in one run on the same batch and models, so the ratios compare like with like:
 - one actor update (batch_size x grad_accum_steps samples) of DigiRL, naive entropy and CoSo; CoSo is
-  measured with a cold weight cache (every distinct action computed) and over a whole actor phase
-  (actor_epochs updates, where the cache serves repeated actions, as in training);
+  measured with a cold weight cache (every distinct action computed) and, at the cpu size, over a whole
+  actor phase (actor_epochs updates, where the cache serves repeated actions, as in training);
+- at two sizes: the default CPU scale, and the paper's proportions (an Auto-UI-Base-sized policy with the
+  reference's causal model), both on CPU;
 - rollout environment steps/s of the AutoUI agent (sampling) on the simulated phone.
 
-    python benchmarks/bench_training.py [--threads N] [--repeats R]
+    python benchmarks/bench_training.py [--threads N] [--repeats R] [--sizes cpu base]
 
 Writes benchmarks/reports/training.md and .json.
 """
@@ -34,6 +36,7 @@ from coso.rollout import collect_trajectories
 from coso.training.components import build_models
 from coso.training.entropy import build_entropy_bonus
 from coso.training.trainer import Trainer
+from coso.training.run_logger import atomic_write_text
 
 REPORT_DIR = Path(__file__).resolve().parent / "reports"
 
@@ -63,89 +66,144 @@ def _time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--episodes", type=int, default=48, help="demonstrator episodes forming the buffer")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    config = _config(["logging.progress=false"])
-    train = config.train
-    tasks = generate_tasks(args.episodes, 0, "webshop")
+SIZES: dict[str, list[str]] = {
+    # the default CPU scale: the built-in policy and its causal model (~5% of the policy's parameters)
+    "cpu": [],
+    # the paper's proportions on CPU: an Auto-UI-Base-sized policy (t5-base, 227M, random weights) next to the
+    # reference's causal model (hidden 128, 4 heads, 3 layers, FFN 512), with the paper scale's batch of 4
+    "base": [
+        "agent.model.d_model=768", "agent.model.num_layers=12", "agent.model.num_decoder_layers=12",
+        "agent.model.num_heads=12", "+agent.model.d_kv=64", "agent.model.d_ff=3072", "+agent.model.vocab_size=32128",
+        "causal.hidden_size=128", "causal.num_heads=4", "causal.num_layers=3", "causal.ffn_size=512",
+        "train.batch_size=4", "train.grad_accum_steps=1",
+    ],
+}
+
+
+def _demonstrations(config, episodes: int):
+    tasks = generate_tasks(episodes, 0, "webshop")
     encoder = build_encoder(config.env)
     with build_pool(config.env, 0) as pool:
         data = collect_trajectories(pool, ExpertPolicy(NoiseConfig.from_level(0.3), seed=0), tasks, encoder,
                                     seeds=0, gamma=0.5, progress=False).trajectories
+    return tasks, encoder, data
+
+
+def measure_size(size: str, repeats: int, episodes: int, phase: bool) -> tuple[dict[str, float], object]:
+    """Actor-update seconds of DigiRL, naive entropy and CoSo on one batch (and over an actor phase)."""
+    config = _config(["logging.progress=false", *SIZES[size]])
+    train = config.train
+    _, _, data = _demonstrations(config, episodes)
     buffer = ReplayBuffer(train.capacity, data)
     samples = train.batch_size * train.grad_accum_steps
     results: dict[str, float] = {}
     trainers = {"digirl": _trainer(config, False, False), "entropy": _trainer(config, True, False),
                 "coso": _trainer(config, True, True)}
+    policy_params = sum(p.numel() for p in trainers["coso"].unwrapped().policy.parameters())
+    causal_params = sum(p.numel() for p in trainers["coso"].unwrapped().causal.parameters())
     for name, trainer in trainers.items():
         def one_update(trainer=trainer) -> None:
             trainer.generator.manual_seed(0)  # the same batch for every algorithm
             trainer.bonus.invalidate()  # CoSo: a cold cache, every distinct action's weights computed
             trainer.train_actor(buffer, 1, entropy=trainer.config.use_entropy)
-        results[f"{name}_update_s"] = _time(one_update, args.repeats)
-    coso = trainers["coso"]
-
-    def coso_phase() -> None:
-        coso.generator.manual_seed(0)
-        coso.bonus.invalidate()
-        coso.train_actor(buffer, train.actor_epochs, entropy=True)
-
-    digirl = trainers["digirl"]
-
-    def digirl_phase() -> None:
-        digirl.generator.manual_seed(0)
-        digirl.train_actor(buffer, train.actor_epochs, entropy=False)
-
-    results["coso_phase_s"] = _time(coso_phase, 1)
-    results["digirl_phase_s"] = _time(digirl_phase, 1)
-    agent_model = trainers["digirl"].unwrapped().policy.eval()
-    from coso.agents.autoui import AutoUIAgent
-
-    agent = AutoUIAgent(agent_model, temperature=1.0, max_new_tokens=config.agent.max_new_tokens,
-                        generator=torch.Generator().manual_seed(0))
-    with build_pool(config.env, 0) as pool:
-        started = time.perf_counter()
-        rollout = collect_trajectories(pool, agent, tasks[:16], encoder, seeds=100, gamma=0.5, progress=False)
-        rollout_s = time.perf_counter() - started
-    report = {
-        "threads": args.threads,
+        results[f"{name}_update_s"] = _time(one_update, repeats)
+    report: dict[str, float] = {
+        "policy_params_M": policy_params / 1e6,
+        "causal_params_M": causal_params / 1e6,
         "samples_per_update": samples,
-        "actor_epochs": train.actor_epochs,
         "digirl_samples_per_s": samples / results["digirl_update_s"],
         "entropy_samples_per_s": samples / results["entropy_update_s"],
         "coso_samples_per_s": samples / results["coso_update_s"],
         "ratio_coso_over_digirl_one_update_cold_cache": results["coso_update_s"] / results["digirl_update_s"],
         "ratio_entropy_over_digirl_one_update": results["entropy_update_s"] / results["digirl_update_s"],
-        "ratio_coso_over_digirl_actor_phase": results["coso_phase_s"] / results["digirl_phase_s"],
-        "rollout_env_steps_per_s": rollout.stats.env_steps / rollout_s,
-        "rollout_env_steps": rollout.stats.env_steps,
-        "rollout_invalid_actions": rollout.stats.invalid_actions,
-        **{key: round(value, 4) for key, value in results.items()},
     }
+    if phase:
+        coso, digirl = trainers["coso"], trainers["digirl"]
+
+        def coso_phase() -> None:
+            coso.generator.manual_seed(0)
+            coso.bonus.invalidate()
+            coso.train_actor(buffer, train.actor_epochs, entropy=True)
+
+        def digirl_phase() -> None:
+            digirl.generator.manual_seed(0)
+            digirl.train_actor(buffer, train.actor_epochs, entropy=False)
+
+        results["coso_phase_s"] = _time(coso_phase, 1)
+        results["digirl_phase_s"] = _time(digirl_phase, 1)
+        report["actor_epochs"] = train.actor_epochs
+        report["ratio_coso_over_digirl_actor_phase"] = results["coso_phase_s"] / results["digirl_phase_s"]
+    report.update({key: round(value, 4) for key, value in results.items()})
+    return report, trainers["digirl"]
+
+
+def measure_rollout(trainer: Trainer, episodes: int) -> dict[str, float]:
+    """Environment steps/s of the AutoUI agent (sampling) on the simulated phone."""
+    from coso.agents.autoui import AutoUIAgent
+
+    config = trainer.config
+    tasks = generate_tasks(episodes, 0, "webshop")
+    encoder = build_encoder(config.env)
+    agent = AutoUIAgent(trainer.unwrapped().policy.eval(), temperature=1.0,
+                        max_new_tokens=config.agent.max_new_tokens, generator=torch.Generator().manual_seed(0))
+    with build_pool(config.env, 0) as pool:
+        started = time.perf_counter()
+        rollout = collect_trajectories(pool, agent, tasks[:16], encoder, seeds=100, gamma=0.5, progress=False)
+        rollout_s = time.perf_counter() - started
+    return {"rollout_env_steps_per_s": rollout.stats.env_steps / rollout_s,
+            "rollout_env_steps": rollout.stats.env_steps,
+            "rollout_invalid_actions": rollout.stats.invalid_actions}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=48, help="demonstrator episodes forming the buffer")
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    reports: dict[str, dict[str, float]] = {}
+    for size in args.sizes:
+        reports[size], digirl = measure_size(size, args.repeats, args.episodes, phase=size == "cpu")
+        if size == "cpu":
+            reports[size].update(measure_rollout(digirl, 16))
+        print(size, json.dumps(reports[size]), flush=True)
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    (REPORT_DIR / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+    document = {"threads": args.threads, "repeats": args.repeats, "sizes": reports}
+    atomic_write_text(REPORT_DIR / "training.json", json.dumps(document, indent=2) + "\n")
+    keys = list(dict.fromkeys(key for report in reports.values() for key in report))
     lines = [
         "# Training throughput (CPU)",
         "",
-        f"Command: `python benchmarks/bench_training.py --threads {args.threads} --repeats {args.repeats}`; "
-        f"default CPU model (coso_off2on, scale=cpu), {samples} samples per actor update "
-        f"(batch {train.batch_size} x accumulation {train.grad_accum_steps}), median of {args.repeats}.",
+        f"Command: `python benchmarks/bench_training.py --threads {args.threads} --repeats {args.repeats} "
+        f"--sizes {' '.join(args.sizes)}`; coso_off2on's config, median of {args.repeats} after a warm-up; "
+        "every algorithm updates on the same batch.",
         "",
-        "| measure | value |",
-        "|---|---|",
-        *(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |"
-          for key, value in report.items()),
+        "- *cpu*: the default CPU scale (the built-in policy; its causal model sized to the policy as the paper's "
+        "is to Auto-UI-Base).",
+        "- *base*: the paper's proportions: an Auto-UI-Base-sized policy (t5-base sizes, random weights) and the "
+        "reference's causal model (hidden 128, 4 heads, 3 layers, FFN 512), batch 4.",
+        "",
+        "CoSo's one-update time has a cold weight cache (every distinct action's counterfactual weights "
+        "computed); the actor-phase ratio covers actor_epochs updates, where repeated actions hit the cache "
+        "as in training.",
+        "",
+        "| measure | " + " | ".join(reports) + " |",
+        "|---|" + "---|" * len(reports),
+        *(f"| {key} | " + " | ".join(_cell(report.get(key)) for report in reports.values()) + " |" for key in keys),
         "",
         "The untrained policy's rollout writes mostly unparseable text, so its episodes end after one step "
         "(the reference's rule) and each step costs a full max_new_tokens generation: a lower bound.",
     ]
-    (REPORT_DIR / "training.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(REPORT_DIR / "training.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 if __name__ == "__main__":
