@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 from accelerate import Accelerator
@@ -55,15 +57,18 @@ def _trainer(config, use_entropy: bool, use_causal: bool) -> Trainer:
     return trainer
 
 
-def _time(fn, repeats: int) -> float:
-    """Median wall seconds of ``fn`` over ``repeats`` calls (after one warm-up)."""
-    fn()
-    times = []
+def _time_interleaved(functions: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median wall seconds of each function over ``repeats`` rounds, after a warm-up round; every round calls
+    each function once, in turn, so a change in the machine's load hits all of them alike."""
+    for function in functions.values():
+        function()
+    times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for name, function in functions.items():
+            started = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 SIZES: dict[str, list[str]] = {
@@ -101,12 +106,14 @@ def measure_size(size: str, repeats: int, episodes: int, phase: bool) -> tuple[d
                 "coso": _trainer(config, True, True)}
     policy_params = sum(p.numel() for p in trainers["coso"].unwrapped().policy.parameters())
     causal_params = sum(p.numel() for p in trainers["coso"].unwrapped().causal.parameters())
-    for name, trainer in trainers.items():
-        def one_update(trainer=trainer) -> None:
-            trainer.generator.manual_seed(0)  # the same batch for every algorithm
-            trainer.bonus.invalidate()  # CoSo: a cold cache, every distinct action's weights computed
-            trainer.train_actor(buffer, 1, entropy=trainer.config.use_entropy)
-        results[f"{name}_update_s"] = _time(one_update, repeats)
+    def one_update(trainer: Trainer) -> None:
+        trainer.generator.manual_seed(0)  # the same batch for every algorithm
+        trainer.bonus.invalidate()  # CoSo: a cold cache, every distinct action's weights computed
+        trainer.train_actor(buffer, 1, entropy=trainer.config.use_entropy)
+
+    updates = _time_interleaved({name: (lambda t=trainer: one_update(t)) for name, trainer in trainers.items()},
+                                repeats)
+    results.update({f"{name}_update_s": seconds for name, seconds in updates.items()})
     report: dict[str, float] = {
         "policy_params_M": policy_params / 1e6,
         "causal_params_M": causal_params / 1e6,
@@ -129,8 +136,8 @@ def measure_size(size: str, repeats: int, episodes: int, phase: bool) -> tuple[d
             digirl.generator.manual_seed(0)
             digirl.train_actor(buffer, train.actor_epochs, entropy=False)
 
-        results["coso_phase_s"] = _time(coso_phase, 1)
-        results["digirl_phase_s"] = _time(digirl_phase, 1)
+        phases = _time_interleaved({"coso": coso_phase, "digirl": digirl_phase}, max(1, repeats // 2))
+        results["coso_phase_s"], results["digirl_phase_s"] = phases["coso"], phases["digirl"]
         report["actor_epochs"] = train.actor_epochs
         report["ratio_coso_over_digirl_actor_phase"] = results["coso_phase_s"] / results["digirl_phase_s"]
     report.update({key: round(value, 4) for key, value in results.items()})
@@ -177,8 +184,9 @@ def main() -> None:
         "# Training throughput (CPU)",
         "",
         f"Command: `python benchmarks/bench_training.py --threads {args.threads} --repeats {args.repeats} "
-        f"--sizes {' '.join(args.sizes)}`; coso_off2on's config, median of {args.repeats} after a warm-up; "
-        "every algorithm updates on the same batch.",
+        f"--sizes {' '.join(args.sizes)}`; coso_off2on's config; every algorithm updates on the same batch; "
+        f"medians of {args.repeats} interleaved rounds after a warm-up round (actor phases: "
+        f"{max(1, args.repeats // 2)} rounds); load average at the end: {os.getloadavg()[0]:.2f}.",
         "",
         "- *cpu*: the default CPU scale (the built-in policy; its causal model sized to the policy as the paper's "
         "is to Auto-UI-Base).",
