@@ -9,22 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny_run import TINY as TINY_RUN
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# tests/test_training_runs.py's TINY run (seconds per run), with one online iteration and no wandb (~3 s a run).
-TINY = [
-    "scale=smoke",
-    "train.eval_episodes=2",
-    "agent.max_new_tokens=40",
-    "agent.model.d_model=64",
-    "agent.model.d_ff=128",
-    "agent.model.num_layers=2",
-    "agent.model.num_decoder_layers=2",
-    "agent.model.num_heads=2",
-    "logging.progress=false",
-    "train.online_iterations=1",
-    "logging.wandb_mode=disabled",
-]
+# the suite's tiny run, with one online iteration and no wandb (~3 s a run)
+TINY = [*TINY_RUN, "train.online_iterations=1", "logging.wandb_mode=disabled"]
 
 
 def load_bench():

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_training_runs import REPO_ROOT, TINY
+from test_training_runs import REPO_ROOT
+from tiny_run import TINY
 
 
 def test_two_process_ddp_offline_run(tmp_path: Path) -> None:

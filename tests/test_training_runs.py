@@ -20,20 +20,9 @@ from coso.config import RunConfig
 from coso.errors import CheckpointError, TrainingError
 from coso.runs import execute
 from coso.training.checkpoint import read_checkpoint
+from tiny_run import TINY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# A training run small enough for the test suite (tiny policy, short budgets).
-TINY = [
-    "scale=smoke",
-    "train.eval_episodes=2",
-    "agent.max_new_tokens=40",
-    "agent.model.d_model=64",
-    "agent.model.d_ff=128",
-    "agent.model.num_layers=2",
-    "agent.model.num_decoder_layers=2",
-    "agent.model.num_heads=2",
-    "logging.progress=false",
-]
 
 
 def compose_config(name: str, overrides: list[str]) -> tuple[RunConfig, dict]:
