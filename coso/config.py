@@ -96,8 +96,8 @@ class TrainConfig:
     """Loop sizes, optimisers and schedule (the `scale` group sets these together)."""
 
     offline_episodes: int = 64  # demonstrator episodes collected when no offline dataset is given
-    # supervised warm start on the successful offline trajectories before any RL: the built-in policy's
-    # stand-in for the AutoUI-SFT checkpoint (0 for a real Auto-UI-Base, which is already SFT-trained)
+    # supervised warm start (steps of batch_size) on successful demonstrations before any RL: the built-in
+    # policy's stand-in for the AutoUI-SFT checkpoint (0 for a real Auto-UI-Base, which is already SFT-trained)
     sft_steps: int = 0
     # the SFT data: demonstrator episodes with their own (low) noise, like the human demonstrations AutoUI was
     # fine-tuned on; the offline dataset's noise (random actions, typos) would drown the goal-conditioned tokens
