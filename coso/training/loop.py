@@ -397,10 +397,10 @@ class TrainingRun:
             if self.state.phase == "start":
                 if cfg.train.eval_initial and "initial" not in self.state.eval_results:
                     self.evaluate("initial")
+                self.state.phase = "warm_started"
                 if cfg.train.sft_steps > 0:
                     self.sft_phase()
-                self.state.phase = "warm_started"
-                self.checkpoint()
+                    self.checkpoint()  # minutes of SFT are not lost to a crash; nothing else to save yet
             if cfg.train_mode in ("offline", "off2on") and self.state.phase == "warm_started":
                 self.offline_phase()
             if cfg.train_mode in ("online", "off2on"):
