@@ -35,6 +35,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from coso.atomic import atomic_write, atomic_write_text
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_SCRIPT = REPO_ROOT / "scripts" / "run.py"
 DEFAULT_RUNS_DIR = REPO_ROOT / "runs" / "ablation"
@@ -338,21 +340,6 @@ def read_record(method: str, seed: int, run_dir: Path) -> RunRecord:
     )
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temporary name and a rename."""
-    _atomic_write(path, lambda temporary: temporary.write_text(text))
-
-
 def plot_ablation(curves: Mapping[str, MeanCurve], rows: Sequence[MethodRow], path: Path) -> None:
     """Learning curves (mean ± std over seeds) and final eval success per seed, into a PNG."""
     import matplotlib
@@ -386,7 +373,7 @@ def plot_ablation(curves: Mapping[str, MeanCurve], rows: Sequence[MethodRow], pa
     right.set_title("Final eval success: seeds (points), means (bars)")
     right.set_ylim(bottom=-0.02)
     figure.tight_layout()
-    _atomic_write(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110))
+    atomic_write(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110))
     plt.close(figure)
 
 
@@ -526,7 +513,7 @@ def run_grid(specs: Sequence[RunSpec], jobs: int, print_line: Callable[[str], No
                 elif len(running) < jobs and (spec.depends_on is None or spec.depends_on in outcome.finished):
                     pending.remove(spec)
                     spec.save_path.parent.mkdir(parents=True, exist_ok=True)
-                    write_text_atomic(spec.args_path, json.dumps(spec.hydra_args) + "\n")
+                    atomic_write_text(spec.args_path, json.dumps(spec.hydra_args) + "\n")
                     log = spec.log_path.open("a")
                     log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(spec.command())}\n")
                     log.flush()
@@ -648,7 +635,7 @@ def record_grid_wall(runs_dir: Path, outcome: GridOutcome) -> list[float]:
         ledger = []
     if outcome.executed:
         ledger.append(round(outcome.wall_seconds, 1))
-        write_text_atomic(path, json.dumps({"invocation_wall_seconds": ledger}) + "\n")
+        atomic_write_text(path, json.dumps({"invocation_wall_seconds": ledger}) + "\n")
     return ledger
 
 
@@ -715,8 +702,8 @@ def write_report(settings: Settings, argv: Sequence[str], specs: Sequence[RunSpe
         "runs": [asdict(record) for record in records],
     }
     plot_ablation(curves, rows, png)
-    write_text_atomic(settings.report.with_suffix(".json"), json.dumps(raw, indent=2) + "\n")
-    write_text_atomic(settings.report, markdown)
+    atomic_write_text(settings.report.with_suffix(".json"), json.dumps(raw, indent=2) + "\n")
+    atomic_write_text(settings.report, markdown)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

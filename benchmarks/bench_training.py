@@ -38,7 +38,7 @@ from coso.rollout import collect_trajectories
 from coso.training.components import build_models
 from coso.training.entropy import build_entropy_bonus
 from coso.training.trainer import Trainer
-from coso.training.run_logger import atomic_write_text
+from coso.atomic import atomic_write_text
 
 REPORT_DIR = Path(__file__).resolve().parent / "reports"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ from typing import Any, TypeVar
 import torch
 from safetensors.torch import load_model, save_model
 
+from coso.atomic import atomic_write, atomic_write_text
 from coso.errors import CheckpointError, ConfigError
 
 WEIGHTS_NAME = "model.safetensors"
@@ -52,23 +52,10 @@ def config_from_dict(config_class: type[ConfigT], values: dict[str, Any], where:
     return config_class(**kwargs)
 
 
-def _atomic_write(path: Path, write: typing.Callable[[str], None]) -> None:
-    """Call ``write(temporary_path)`` and rename the result onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 def save_config(directory: str | os.PathLike, file_name: str, config: Any) -> None:
     """Write a dataclass config as ``directory/file_name`` (JSON), atomically."""
     text = json.dumps(config_to_dict(config), indent=2, sort_keys=True)
-    _atomic_write(Path(directory) / file_name, lambda tmp: Path(tmp).write_text(text + "\n"))
+    atomic_write_text(Path(directory) / file_name, text + "\n")
 
 
 def load_config(directory: str | os.PathLike, file_name: str, config_class: type[ConfigT]) -> ConfigT:
@@ -86,7 +73,7 @@ def load_config(directory: str | os.PathLike, file_name: str, config_class: type
 
 def save_weights(directory: str | os.PathLike, module: torch.nn.Module) -> None:
     """Write a module's weights to ``directory/model.safetensors`` (shared tensors handled), atomically."""
-    _atomic_write(Path(directory) / WEIGHTS_NAME, lambda tmp: save_model(module, tmp))
+    atomic_write(Path(directory) / WEIGHTS_NAME, lambda tmp: save_model(module, str(tmp)))
 
 
 def load_weights(directory: str | os.PathLike, module: torch.nn.Module) -> None:

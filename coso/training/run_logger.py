@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from coso.atomic import atomic_write_text
+
 # "token" only as a whole name part (hf_token, access_token), not max_new_tokens or tokenizer_vocab_size
 SECRET_KEY_PATTERN = re.compile(r"(api[_-]?key|(^|[_-])token($|[_-])|secret|password|credential)", re.IGNORECASE)
 REDACTED = "<redacted>"
@@ -26,14 +28,6 @@ def redact_secrets(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_secrets(item) for item in value]
     return value
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file through a temporary name and a rename, so readers never see half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def _json_default(value: Any) -> Any:
