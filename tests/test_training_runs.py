@@ -197,6 +197,14 @@ def test_bad_adam_beta2_is_one_clear_line(tmp_path) -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("error: train.lm_adam_beta2=1.5 must lie in [0, 1)")
 
 
+def test_missing_offline_dataset_is_refused_before_any_work(tmp_path) -> None:
+    result = run_script(["--config-name", "digirl_offline", *TINY, "train.sft_steps=2",
+                         f"offline_data={tmp_path / 'nope'}", f"save_path={tmp_path / 'run'}"])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: no dataset at {tmp_path / 'nope'}")
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()  # no evaluation or SFT ran first
+
+
 def test_unknown_config_key_is_refused_by_name(tmp_path) -> None:
     result = run_script(["--config-name", "coso_off2on", "train.bogus_key=1", f"save_path={tmp_path}"])
     assert result.returncode != 0

@@ -23,7 +23,7 @@ from accelerate.utils import broadcast_object_list
 from coso.agents.autoui import AutoUIAgent
 from coso.config import RunConfig
 from coso.data.buffer import ReplayBuffer
-from coso.data.dataset import load_trajectories, save_trajectories
+from coso.data.dataset import load_trajectories, read_manifest, save_trajectories
 from coso.data.trajectory import Trajectory
 from coso.env.demonstrator import ExpertPolicy, NoiseConfig
 from coso.env.factory import build_encoder, build_pool, load_tasks
@@ -131,6 +131,8 @@ class TrainingRun:
         self.logger = RunLogger(self.run_dir, redact_secrets(resolved), project=config.logging.project,
                                 run_name=f"{config.config_name}-seed{config.seed}",
                                 wandb_mode=config.logging.wandb_mode, enabled=self.is_main)
+        if config.offline_data:
+            read_manifest(config.offline_data)  # a wrong path fails now, not after the evaluation and SFT
         self.train_tasks, self.eval_tasks = load_tasks(config)
         self.encoder = build_encoder(config.env)
         self.buffer = ReplayBuffer(config.train.capacity)
