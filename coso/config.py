@@ -31,6 +31,8 @@ class EnvConfig:
     image_feature_dim: int = 256  # per screen; the models take previous + current = 2x this
     invalid_action: str = "terminate"  # the reference's rule; or "penalize" (continue with a penalty)
     invalid_action_penalty: float = 0.0
+    # digits after the decimal point in the demonstrator's points: AutoUI's 4, or fewer for a leaner text
+    point_decimals: int = 4
     max_steps_general: int = 10
     max_steps_webshop: int = 20
     record_episodes: int = 0  # GIFs of this many episodes per eval phase (0: none)
@@ -53,6 +55,9 @@ class AgentConfig:
     temperature: float = 1.0
     max_new_tokens: int = 128
     eval_temperature: float = 1.0
+    # grammar-constrained decoding (coso.models.constrained): rollouts and evaluation only write parseable
+    # actions; the losses still score the text under the policy's full distribution
+    constrained_decoding: bool = False
     lora_rank: int = 0
     cogagent: dict[str, Any] = field(default_factory=dict)  # coso.agents.cogagent.CogAgentConfig (policy=cogagent)
 

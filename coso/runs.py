@@ -57,12 +57,14 @@ def _policy_agent(config: RunConfig, temperature: float) -> Agent:
     policy = load_models(path / "models").policy
     policy.eval()
     return AutoUIAgent(policy, temperature=temperature, max_new_tokens=config.agent.max_new_tokens,
-                       generator=torch.Generator().manual_seed(config.seed))
+                       generator=torch.Generator().manual_seed(config.seed),
+                       constrained=config.agent.constrained_decoding)
 
 
 def _expert_agent(config: RunConfig, temperature: float) -> Agent:
     """The scripted demonstrator with the configured noise (simulated phone only)."""
-    return ExpertPolicy(NoiseConfig.from_level(config.noise), seed=config.seed)
+    return ExpertPolicy(NoiseConfig.from_level(config.noise), seed=config.seed,
+                        point_decimals=config.env.point_decimals)
 
 
 def _cogagent(config: RunConfig, temperature: float) -> Agent:

@@ -9,15 +9,33 @@ import torch
 
 from coso.env.base import Observation
 from coso.env.tasks import Task
+from transformers import PreTrainedTokenizerBase
+
 from coso.models.autoui import AutoUIPolicy
+from coso.models.constrained import GrammarConstraint
+
+
+_CONSTRAINTS: dict[int, GrammarConstraint] = {}
+
+
+def grammar_constraint(tokenizer: PreTrainedTokenizerBase) -> GrammarConstraint:
+    """The grammar constraint of ``tokenizer``, built once per tokenizer object (its masks are cached)."""
+    key = id(tokenizer)
+    constraint = _CONSTRAINTS.get(key)
+    if constraint is None or constraint.tokenizer is not tokenizer:
+        constraint = GrammarConstraint(tokenizer)
+        _CONSTRAINTS[key] = constraint
+    return constraint
 
 
 class AutoUIAgent:
     """Samples (temperature > 0) or greedily decodes AutoUI actions from prompts and stacked screen features."""
 
     def __init__(self, policy: AutoUIPolicy, *, temperature: float, max_new_tokens: int,
-                 generator: torch.Generator | None = None, batch_size: int = 16) -> None:
+                 generator: torch.Generator | None = None, batch_size: int = 16,
+                 constrained: bool = False) -> None:
         self.policy = policy
+        self.constraint = grammar_constraint(policy.tokenizer) if constrained else None
         self.temperature = float(temperature)
         self.max_new_tokens = int(max_new_tokens)
         self.generator = generator
@@ -37,5 +55,5 @@ class AutoUIAgent:
             texts.extend(self.policy.generate(
                 prompts, features[start:start + self.batch_size], do_sample=self.temperature > 0,
                 temperature=max(self.temperature, 1e-6), max_new_tokens=self.max_new_tokens,
-                generator=self.generator))
+                generator=self.generator, constraint=self.constraint))
         return texts

@@ -140,23 +140,36 @@ class ParsedAction:
         return self.action is not None
 
 
-def _format_point(point: tuple[float, float] | None) -> str:
+def _format_point(point: tuple[float, float] | None, decimals: int) -> str:
     if point is None:
         return "[-1.0, -1.0]"
     x, y = point
-    return f"[{y:.{POINT_DECIMALS}f}, {x:.{POINT_DECIMALS}f}]"
+    return f"[{y:.{decimals}f}, {x:.{decimals}f}]"
 
 
-def format_action(action: Action, plan: Sequence[str | ActionType] | None = None) -> str:
-    """Write ``action`` as AutoUI output text, with its Action Plan preamble (default: this action, then done)."""
+def check_point_decimals(decimals: int) -> int:
+    """``decimals`` when it is a number of point decimals this grammar writes (1 to 4), else a ValueError."""
+    if not isinstance(decimals, int) or isinstance(decimals, bool) or not 1 <= decimals <= POINT_DECIMALS:
+        raise ValueError(f"point decimals must be an integer from 1 to {POINT_DECIMALS}, got {decimals!r}")
+    return decimals
+
+
+def format_action(action: Action, plan: Sequence[str | ActionType] | None = None, *,
+                  decimals: int = POINT_DECIMALS) -> str:
+    """Write ``action`` as AutoUI output text, with its Action Plan preamble (default: this action, then done).
+
+    Points get ``decimals`` digits after the point: AutoUI's 4 by default; fewer make a leaner text for a
+    small policy trained from scratch (2 decimals still resolve 1/100 of the screen).
+    """
+    check_point_decimals(decimals)
     if plan is None:
         plan = [action.type] if action.ends_episode else [action.type, ActionType.TaskComplete]
     plan_names = [p.autoui_name if isinstance(p, ActionType) else str(p) for p in plan]
     return (
         f"Action Plan: [{','.join(plan_names)}] ; Action Decision: "
         f'"action_type": "{action.type.autoui_name}", '
-        f'"touch_point": "{_format_point(action.touch_point)}", '
-        f'"lift_point": "{_format_point(action.lift_point)}", '
+        f'"touch_point": "{_format_point(action.touch_point, decimals)}", '
+        f'"lift_point": "{_format_point(action.lift_point, decimals)}", '
         f'"typed_text": {json.dumps(action.typed_text, ensure_ascii=False)}'
     )
 

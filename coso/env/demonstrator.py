@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, Sequence, TypeVar
 
-from coso.env.actions import Action, ActionType, format_action
+from coso.env.actions import POINT_DECIMALS, Action, ActionType, check_point_decimals, format_action
 from coso.env.base import Observation
 from coso.env.sim import queries
 from coso.env.sim.apps.settings import app_info_page
@@ -597,9 +597,14 @@ def random_action(state: PhoneState, rng: random.Random) -> Action:
 class ExpertPolicy:
     """The scripted expert: ``act`` turns observations of the simulated phone into AutoUI action texts."""
 
-    def __init__(self, noise: NoiseConfig | None = None, seed: int = 0) -> None:
+    def __init__(self, noise: NoiseConfig | None = None, seed: int = 0, *,
+                 point_decimals: int = POINT_DECIMALS) -> None:
         self.noise = noise or NoiseConfig()
         self.seed = int(seed)
+        try:
+            self.point_decimals = check_point_decimals(point_decimals)
+        except ValueError as error:
+            raise ConfigError(f"env.point_decimals: {error}") from error
 
     def reset(self) -> None:
         """Nothing to forget: the expert keeps no memory, and its noise is seeded per (episode seed, task, step)."""
@@ -620,7 +625,7 @@ class ExpertPolicy:
             )
         step = plan_step(state, task.goal)
         if self.noise.is_zero:
-            return format_action(step.action, step.plan)
+            return format_action(step.action, step.plan, decimals=self.point_decimals)
         rng = stable_rng("expert", self.seed, state.seed, task.text, observation.step, state.version)
         action = step.action
         if not action.ends_episode and rng.random() < self.noise.premature_complete_prob:
@@ -632,4 +637,4 @@ class ExpertPolicy:
         plan = step.plan if action == step.action else (action.type, *step.plan[1:])
         if action.ends_episode:
             plan = (action.type,)
-        return format_action(action, plan)
+        return format_action(action, plan, decimals=self.point_decimals)

@@ -28,6 +28,7 @@ from transformers import PreTrainedTokenizerBase, T5Config, T5ForConditionalGene
 from transformers.modeling_outputs import BaseModelOutput
 
 from coso.errors import CheckpointError, ConfigError
+from coso.models.constrained import GrammarConstraint
 from coso.models.serialization import (
     load_config,
     load_weights,
@@ -196,6 +197,18 @@ def _sampled_token(logits: torch.Tensor, temperature: float, generator: torch.Ge
     return drawn.squeeze(-1).to(logits.device)
 
 
+def _append_completions(tokens: torch.Tensor, states: list, constraint: GrammarConstraint,
+                        pad_id: int) -> torch.Tensor:
+    """Close the rows the token budget cut off with the grammar's shortest completion (then EOS)."""
+    rows = [row[row != pad_id].tolist() for row in tokens]
+    for index, state in enumerate(states):
+        if state is not None:
+            rows[index] = rows[index] + constraint.completion_ids(state)
+    width = max(len(row) for row in rows)
+    return torch.tensor([row + [pad_id] * (width - len(row)) for row in rows], dtype=tokens.dtype,
+                        device=tokens.device)
+
+
 TokenChooser = Callable[[torch.Tensor, float, "torch.Generator | None"], torch.Tensor]
 TOKEN_CHOOSERS: dict[bool, TokenChooser] = {False: _greedy_token, True: _sampled_token}  # keyed by do_sample
 
@@ -315,17 +328,27 @@ class AutoUIPolicy(nn.Module):
 
     def generate(self, prompts: Sequence[str], image_features: torch.Tensor, *, do_sample: bool = True,
                  temperature: float = 1.0, max_new_tokens: int = 128,
-                 generator: torch.Generator | None = None) -> list[str]:
-        """Write one action text per observation (batched, KV-cached); greedy when ``do_sample`` is False."""
+                 generator: torch.Generator | None = None,
+                 constraint: GrammarConstraint | None = None) -> list[str]:
+        """Write one action text per observation (batched, KV-cached); greedy when ``do_sample`` is False.
+
+        With ``constraint`` (grammar-constrained decoding) every written text is a parseable action.
+        """
         tokens = self.generate_tokens(prompts, image_features, do_sample=do_sample, temperature=temperature,
-                                      max_new_tokens=max_new_tokens, generator=generator)
+                                      max_new_tokens=max_new_tokens, generator=generator, constraint=constraint)
         return self.tokenizer.batch_decode(tokens.tolist(), skip_special_tokens=True,
                                            clean_up_tokenization_spaces=False)
 
     def generate_tokens(self, prompts: Sequence[str], image_features: torch.Tensor, *, do_sample: bool = True,
                         temperature: float = 1.0, max_new_tokens: int = 128,
-                        generator: torch.Generator | None = None) -> torch.Tensor:
-        """The written token ids ``[B, <= max_new_tokens]``: EOS ends a row, later positions hold the pad id."""
+                        generator: torch.Generator | None = None,
+                        constraint: GrammarConstraint | None = None) -> torch.Tensor:
+        """The written token ids ``[B, <= max_new_tokens]``: EOS ends a row, later positions hold the pad id.
+
+        ``constraint`` masks every step's logits to the tokens that keep the text inside the action
+        grammar; a constrained row still unfinished after ``max_new_tokens`` gets the grammar's closing
+        tokens appended (so it may be longer than ``max_new_tokens``).
+        """
         if do_sample and not temperature > 0.0:
             raise ConfigError(f"generate: temperature must be > 0 when sampling, got {temperature}")
         if max_new_tokens < 1:
@@ -340,18 +363,30 @@ class AutoUIPolicy(nn.Module):
             finished = torch.zeros(batch, dtype=torch.bool, device=self.device)
             written: list[torch.Tensor] = []
             cache = None
+            states = [constraint.start() for _ in range(batch)] if constraint is not None else []
             for _ in range(max_new_tokens):
                 step = self.t5(encoder_outputs=encoder_outputs, attention_mask=encoded.attention_mask,
                                decoder_input_ids=next_input, past_key_values=cache, use_cache=True)
                 cache = step.past_key_values
-                token = choose(step.logits[:, -1, :], temperature, generator)
+                logits = step.logits[:, -1, :]
+                if constraint is not None:
+                    allowed = constraint.mask(states).to(logits.device)
+                    if allowed.shape[1] < logits.shape[-1]:  # model rows past the tokenizer are never written
+                        allowed = F.pad(allowed, (0, logits.shape[-1] - allowed.shape[1]), value=False)
+                    logits = logits.masked_fill(~allowed, float("-inf"))
+                token = choose(logits, temperature, generator)
                 token = torch.where(finished, torch.full_like(token, pad_id), token)
                 written.append(token)
+                if constraint is not None:
+                    states = constraint.advance(states, token.tolist())
                 finished |= token == eos_id
                 if bool(finished.all()):
                     break
                 next_input = token[:, None]
-        return torch.stack(written, dim=1)
+        tokens = torch.stack(written, dim=1)
+        if constraint is not None and not bool(finished.all()):
+            tokens = _append_completions(tokens, states, constraint, pad_id)
+        return tokens
 
     def token_stats(self, prompts: Sequence[str], image_features: torch.Tensor,
                     actions: Sequence[str]) -> TokenStats:

@@ -220,7 +220,8 @@ class TrainingRun:
         policy = self.trainer.unwrapped().policy
         policy.eval()
         return AutoUIAgent(policy, temperature=temperature, max_new_tokens=self.config.agent.max_new_tokens,
-                           generator=torch.Generator().manual_seed(self.config.seed + self.state.env_steps))
+                           generator=torch.Generator().manual_seed(self.config.seed + self.state.env_steps),
+                           constrained=self.config.agent.constrained_decoding)
 
     def evaluate(self, name: str) -> float:
         """Success rate of the policy on the evaluation tasks (the first N, fixed seeds)."""
@@ -253,7 +254,8 @@ class TrainingRun:
             return load_trajectories(cached)
         rng = random.Random(self.config.seed + seed_base)
         tasks = [rng.choice(self.train_tasks) for _ in range(episodes)]
-        expert = ExpertPolicy(NoiseConfig.from_level(noise), seed=self.config.seed + seed_base)
+        expert = ExpertPolicy(NoiseConfig.from_level(noise), seed=self.config.seed + seed_base,
+                              point_decimals=self.config.env.point_decimals)
         trajectories, _ = self._rollout(lambda: expert, tasks, seed_base + self.config.seed)
         if self.is_main:
             save_trajectories(trajectories, cached, source="demonstrator", extra={"noise": noise})

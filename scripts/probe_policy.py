@@ -1,0 +1,248 @@
+#!/usr/bin/env python
+"""Probe what a checkpoint's policy writes on the simulated phone: the learning-dynamics diagnosis.
+
+For each decoding mode (greedy / sampled at T, free or grammar-constrained) it rolls the policy out on
+the evaluation tasks and reports, with 95% Wilson intervals:
+
+- success rate, valid-action rate per step, and the parser's invalid-reason histogram;
+- per step, against the scripted expert on the very same screen: is the action type right, does a tap
+  land within ``--tap-tolerance`` of the expert's point, is the typed text right;
+- per-token entropy of the policy along the expert's action text at the visited screens, by grammar field
+  (plan, action type, coordinates, typed text, fixed literals, EOS): which positions are uncertain.
+
+    python scripts/probe_policy.py runs/coso_off2on/seed0 --episodes 64 --temperatures 0 1 --constrained both
+
+Writes ``probe.json`` (and prints a markdown table) into ``--out`` (default: the checkpoint's run directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from coso.agents.autoui import AutoUIAgent
+from coso.env.actions import ActionType, parse_action
+from coso.env.base import Observation
+from coso.env.demonstrator import ExpertPolicy
+from coso.env.factory import build_encoder, build_pool, load_tasks
+from coso.env.tasks import Task
+from coso.models.constrained import AutoUIGrammar
+from coso.rollout import collect_trajectories
+from coso.training.checkpoint import read_checkpoint
+from coso.training.components import load_models
+
+EVAL_SEED_BASE = 10_000_000  # the training run's evaluation seeds
+FIELD_NAMES = {0: "literal", 1: "plan", 2: "literal", 3: "action_type", 4: "literal", 5: "touch_y", 6: "literal",
+               7: "touch_x", 8: "literal", 9: "lift_y", 10: "literal", 11: "lift_x", 12: "literal",
+               13: "typed_text", 14: "eos"}
+
+
+def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a binomial proportion."""
+    if total == 0:
+        return (0.0, 0.0)
+    p = successes / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass
+class StepRecord:
+    """One visited screen: what the policy wrote and what the expert would have written."""
+
+    prompt: str
+    features: np.ndarray
+    policy_text: str
+    expert_text: str
+
+
+@dataclass
+class ComparingAgent:
+    """Acts with the policy and records, for each observation, the expert's action on the same screen."""
+
+    agent: AutoUIAgent
+    expert: ExpertPolicy
+    records: list[StepRecord] = field(default_factory=list)
+
+    def act(self, observations: Sequence[Observation], tasks: Sequence[Task]) -> list[str]:
+        """The policy's texts; the expert's are kept beside them."""
+        texts = self.agent.act(observations, tasks)
+        expert_texts = self.expert.act(observations, tasks)
+        for obs, text, expert_text in zip(observations, texts, expert_texts):
+            self.records.append(StepRecord(obs.prompt, np.asarray(obs.image_features), text, expert_text))
+        return texts
+
+
+def _reason_bucket(reason: str) -> str:
+    """The parser's reason with its numbers and quoted text blanked, so similar failures count together."""
+    reason = re.sub(r"\[[^\]]*\]", "[…]", reason)
+    reason = re.sub(r"'[^']*'", "'…'", reason)
+    return re.sub(r"\d+", "N", reason)[:80]
+
+
+def compare_steps(records: Sequence[StepRecord], tap_tolerance: float) -> dict[str, float]:
+    """Per-step agreement with the expert: action type, tap point and typed text."""
+    counts = collections.Counter()
+    for record in records:
+        mine, theirs = parse_action(record.policy_text).action, parse_action(record.expert_text).action
+        if theirs is None:
+            continue
+        counts["steps"] += 1
+        counts["valid"] += int(mine is not None)
+        if mine is None:
+            continue
+        counts["type_right"] += int(mine.type == theirs.type)
+        if theirs.type == ActionType.DualPoint:
+            counts["expert_taps"] += 1
+            if mine.type == ActionType.DualPoint:
+                counts["touch_close"] += int(math.dist(mine.touch_point, theirs.touch_point) <= tap_tolerance)
+        if theirs.type == ActionType.Type:
+            counts["expert_types"] += 1
+            counts["text_right"] += int(mine.type == ActionType.Type and mine.typed_text == theirs.typed_text)
+    steps = max(counts["steps"], 1)
+    return {
+        "steps": counts["steps"],
+        "valid_rate": counts["valid"] / steps,
+        "type_agreement": counts["type_right"] / steps,
+        "tap_within_tolerance": counts["touch_close"] / max(counts["expert_taps"], 1),
+        "typed_text_exact": counts["text_right"] / max(counts["expert_types"], 1),
+    }
+
+
+def field_of_tokens(tokenizer, text: str) -> list[str]:
+    """The grammar field each token of ``text`` (EOS appended) starts in."""
+    grammar = AutoUIGrammar()
+    ids = tokenizer(text)["input_ids"]
+    fields = []
+    state = grammar.start()
+    for token_id in ids:
+        if token_id == tokenizer.eos_token_id:
+            fields.append("eos")
+            continue
+        piece = tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
+        first = grammar.advance(state, piece[:1]) if state is not None else None
+        fields.append(FIELD_NAMES.get(first[0], "literal") if first is not None else "outside")
+        state = grammar.advance(state, piece) if state is not None else None
+    return fields
+
+
+@torch.no_grad()
+def entropy_by_field(policy, records: Sequence[StepRecord], limit: int = 256) -> dict[str, float]:
+    """Mean full-vocabulary entropy of the policy at each grammar field of the expert's action text."""
+    chosen = [r for r in records if parse_action(r.expert_text).valid][:limit]
+    sums: dict[str, list[float]] = collections.defaultdict(list)
+    for start in range(0, len(chosen), 32):
+        chunk = chosen[start:start + 32]
+        stats = policy.token_stats([r.prompt for r in chunk],
+                                   torch.as_tensor(np.stack([r.features for r in chunk]), dtype=torch.float32),
+                                   [r.expert_text for r in chunk])
+        for row, record in enumerate(chunk):
+            fields = field_of_tokens(policy.tokenizer, record.expert_text)
+            for position, name in enumerate(fields[: stats.entropies.shape[1]]):
+                sums[name].append(float(stats.entropies[row, position]))
+                sums[name + ":nll"].append(float(-stats.log_probs[row, position]))
+    return {name: float(np.mean(values)) for name, values in sorted(sums.items())}
+
+
+def probe(run_dir: Path, episodes: int, temperatures: Sequence[float], constrained_modes: Sequence[bool],
+          tap_tolerance: float, overrides: dict) -> dict:
+    """Every measurement of the module docstring, for one checkpoint."""
+    from omegaconf import OmegaConf
+
+    from coso.config import RunConfig
+
+    _, _, path = read_checkpoint(run_dir, required=("models",))
+    config = OmegaConf.merge(OmegaConf.structured(RunConfig), OmegaConf.load(run_dir / "config.yaml"))
+    for key, value in overrides.items():
+        OmegaConf.update(config, key, value)
+    config.train.eval_episodes = episodes
+    config = OmegaConf.to_object(config)
+    policy = load_models(path / "models").policy
+    policy.eval()
+    _, tasks = load_tasks(config)
+    encoder = build_encoder(config.env)
+    results: dict[str, dict] = {}
+    with build_pool(config.env, config.seed) as pool:
+        for constrained in constrained_modes:
+            for temperature in temperatures:
+                agent = AutoUIAgent(policy, temperature=temperature, max_new_tokens=config.agent.max_new_tokens,
+                                    generator=torch.Generator().manual_seed(0), constrained=constrained)
+                comparing = ComparingAgent(agent, ExpertPolicy(point_decimals=config.env.point_decimals))
+                rollout = collect_trajectories(pool, comparing, tasks, encoder, seeds=EVAL_SEED_BASE, gamma=0.5,
+                                               progress=False)
+                successes = sum(t.success for t in rollout.trajectories)
+                steps = [tr for t in rollout.trajectories for tr in t.transitions]
+                reasons = collections.Counter(_reason_bucket(parse_action(tr.action).reason)
+                                              for tr in steps if not tr.valid_action)
+                name = f"{'constrained' if constrained else 'free'} T={temperature:g}"
+                results[name] = {
+                    "episodes": len(rollout.trajectories),
+                    "success_rate": successes / max(len(rollout.trajectories), 1),
+                    "success_ci95": wilson(successes, len(rollout.trajectories)),
+                    "valid_step_rate": sum(tr.valid_action for tr in steps) / max(len(steps), 1),
+                    "mean_episode_length": len(steps) / max(len(rollout.trajectories), 1),
+                    "invalid_reasons": dict(reasons.most_common(8)),
+                    "vs_expert": compare_steps(comparing.records, tap_tolerance),
+                    "examples": [r.policy_text for r in comparing.records[:3]],
+                }
+                if temperature == 0 and constrained == constrained_modes[0]:
+                    results[name]["entropy_by_field"] = entropy_by_field(policy, comparing.records)
+    return results
+
+
+def markdown(results: dict) -> str:
+    """One table row per decoding mode."""
+    lines = ["| decoding | success (95% CI) | valid steps | type agrees | tap ≤ tol | text exact | top invalid reason |",
+             "|---|---|---|---|---|---|---|"]
+    for name, result in results.items():
+        low, high = result["success_ci95"]
+        vs = result["vs_expert"]
+        reason = next(iter(result["invalid_reasons"]), "")
+        lines.append(f"| {name} | {result['success_rate']:.1%} ({low:.1%}–{high:.1%}) | {result['valid_step_rate']:.1%} "
+                     f"| {vs['type_agreement']:.1%} | {vs['tap_within_tolerance']:.1%} | {vs['typed_text_exact']:.1%} "
+                     f"| {reason} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a run directory (or checkpoint) written by scripts/run.py")
+    parser.add_argument("--episodes", type=int, default=64)
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[0.0, 1.0])
+    parser.add_argument("--constrained", choices=["free", "constrained", "both"], default="both")
+    parser.add_argument("--tap-tolerance", type=float, default=0.05, help="normalised distance to the expert's tap")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides for the probe, e.g. env.sim.difficulty=easy")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    modes = {"free": [False], "constrained": [True], "both": [False, True]}[args.constrained]
+    overrides = dict(item.split("=", 1) for item in args.set)
+    overrides = {key: json.loads(value) if value[:1] in "0123456789-[{tf" else value for key, value in overrides.items()}
+    results = probe(args.run_dir, args.episodes, args.temperatures, modes, args.tap_tolerance, overrides)
+    out = args.out or args.run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "probe.json").write_text(json.dumps(results, indent=2))
+    print(markdown(results))
+    for name, result in results.items():
+        if "entropy_by_field" in result:
+            print(f"\nentropy / NLL by field ({name}):",
+                  json.dumps({k: round(v, 3) for k, v in result["entropy_by_field"].items()}))
+        print(f"\n{name} invalid reasons: {result['invalid_reasons']}")
+        print(f"{name} examples: {result['examples'][:2]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
