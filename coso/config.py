@@ -49,6 +49,9 @@ class AgentConfig:
     policy_path: str = ""  # a local Auto-UI-Base directory; empty builds the small model from `model`
     model: dict[str, Any] = field(default_factory=dict)  # coso.models.autoui.AutoUIConfig fields
     tokenizer_vocab_size: int = 2048
+    # the built-in tokenizer's word pre-tokenisation: "attached" (a word token carries its leading space) or
+    # "separate" (a word is one id wherever it stands, so the goal's words and the typed text match)
+    tokenizer_word_spaces: str = "attached"
     critic_text_encoder: str = "small"  # "small" (built-in) or "roberta" (critic_encoder_path)
     critic_encoder_path: str = ""
     critic: dict[str, Any] = field(default_factory=dict)  # critic model sizes
@@ -108,6 +111,10 @@ class TrainConfig:
     # fine-tuned on; the offline dataset's noise (random actions, typos) would drown the goal-conditioned tokens
     sft_episodes: int = 1024
     sft_noise: float = 0.0
+    # cache the SFT warm start as a base shared by every run with the same base key (coso.training.sft_base):
+    # a directory (e.g. runs/sft_base), or "" to warm-start inside each run; the base has its own seed
+    sft_cache_dir: str = ""
+    sft_seed: int = 0
     offline_noise: float = 0.5
     offline_trajectory_critic_epochs: int = 20
     offline_critic_epochs: int = 20
@@ -148,12 +155,15 @@ class RunConfig:
     """One run: what to do (collect / train / eval), with what, and where to write it."""
 
     config_name: str = "run"
-    run: str = "train"  # "collect", "train" or "eval"
-    train_mode: str = "off2on"  # "offline", "online" or "off2on"
+    run: str = "train"  # "collect", "train", "eval" or "base" (build the cached SFT base)
+    train_mode: str = "off2on"  # "offline", "online", "off2on", or "sft" (the warm start alone: the SFT base)
     seed: int = 0
     save_path: str = "runs/${config_name}/seed${seed}"
     load_path: str = ""  # eval_only: the checkpoint to score; off2on: an offline checkpoint to start from
     task_file: str = ""  # one task per line; empty: the built-in generator
+    # evaluation tasks from their own file (e.g. held-out wording); empty: the first lines of task_file, or
+    # generated tasks from a seed stream disjoint from training's
+    eval_task_file: str = ""
     episodes: Optional[int] = None  # collect: number of episodes (default: one per task line)
     policy: str = "expert"  # collect / eval: "expert" (demonstrator), "model" (load_path's policy) or "cogagent"
     noise: float = 0.0  # collect: demonstrator noise level

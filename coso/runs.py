@@ -22,7 +22,8 @@ from coso.env.task_generator import generate_tasks, sequential_tasks
 from coso.env.task_parser import load_task_file
 from coso.errors import ConfigError
 from coso.rollout import Agent, collect_trajectories
-from coso.training.loop import FirstEpisodesRecorder, run_training, seed_everything
+from coso.stats import wilson_interval
+from coso.training.loop import FirstEpisodesRecorder, run_base, run_training, seed_everything
 from coso.training.run_logger import RunLogger, redact_secrets, write_resolved_config, write_summary
 
 COLLECT_TASK_SEED = 0
@@ -164,6 +165,8 @@ def run_eval(config: RunConfig, resolved: dict[str, Any]) -> str:
         "load_path": config.load_path,
         "seed": config.seed,
         "eval_success_rate": {"eval": stats.success_rate},
+        "eval_success_ci95": {"eval": [round(bound, 4) for bound in wilson_interval(stats.successes, stats.episodes)]},
+        "eval_task_file": config.eval_task_file,
         "episodes": stats.episodes,
         "env_steps": stats.env_steps,
         "env_failures": stats.env_failures,
@@ -177,6 +180,7 @@ RUN_KINDS: dict[str, Callable[[RunConfig, dict[str, Any]], str]] = {
     "collect": run_collect,
     "train": run_training,
     "eval": run_eval,
+    "base": run_base,
 }
 
 

@@ -38,6 +38,7 @@ from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.env.tasks import Task
 from coso.models.constrained import AutoUIGrammar
 from coso.rollout import collect_trajectories
+from coso.stats import wilson_interval
 from coso.training.checkpoint import read_checkpoint
 from coso.training.components import load_models
 
@@ -45,16 +46,6 @@ EVAL_SEED_BASE = 10_000_000  # the training run's evaluation seeds
 FIELD_NAMES = {0: "literal", 1: "plan", 2: "literal", 3: "action_type", 4: "literal", 5: "touch_y", 6: "literal",
                7: "touch_x", 8: "literal", 9: "lift_y", 10: "literal", 11: "lift_x", 12: "literal",
                13: "typed_text", 14: "eos"}
-
-
-def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% Wilson score interval of a binomial proportion."""
-    if total == 0:
-        return (0.0, 0.0)
-    p = successes / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 @dataclass
@@ -189,7 +180,7 @@ def probe(run_dir: Path, episodes: int, temperatures: Sequence[float], constrain
                 results[name] = {
                     "episodes": len(rollout.trajectories),
                     "success_rate": successes / max(len(rollout.trajectories), 1),
-                    "success_ci95": wilson(successes, len(rollout.trajectories)),
+                    "success_ci95": wilson_interval(successes, len(rollout.trajectories)),
                     "valid_step_rate": sum(tr.valid_action for tr in steps) / max(len(steps), 1),
                     "mean_episode_length": len(steps) / max(len(rollout.trajectories), 1),
                     "invalid_reasons": dict(reasons.most_common(8)),

@@ -131,3 +131,25 @@ def test_bad_config_and_missing_directory_give_clear_errors(tmp_path: Path):
         TokenizerConfig(vocab_size=100)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_tokenizer(tmp_path / "nowhere")
+
+
+def test_separate_word_spaces_give_a_goal_word_and_its_typed_copy_the_same_id() -> None:
+    separate = build_default_tokenizer(TokenizerConfig(vocab_size=1024, corpus_actions=1500, corpus_tasks=20,
+                                                       word_spaces="separate"), extra_texts=TASKS)
+    attached = build_default_tokenizer(CONFIG, extra_texts=TASKS)
+    goal = "Go to bestbuy.com, search for logitech"
+    typed = format_action(Action.type_text("bestbuy.com"), decimals=2)
+
+    def ids_of(tokenizer, text: str, word: str) -> set[int]:
+        tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return {i for i in tokens if tokenizer.decode([i]).strip() == word}
+
+    assert ids_of(separate, goal, "bestbuy") == ids_of(separate, typed, "bestbuy") != set()
+    assert ids_of(attached, goal, "bestbuy") != ids_of(attached, typed, "bestbuy")
+    for text in (goal, typed, build_prompt(goal, typed)):  # lossless either way
+        assert separate.decode(separate(text, add_special_tokens=False)["input_ids"]) == text
+
+
+def test_unknown_word_spaces_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="word_spaces"):
+        TokenizerConfig(word_spaces="glued")

@@ -58,6 +58,7 @@ def test_off2on_run_writes_everything(coso_run) -> None:
     run_dir, summary = coso_run
     assert summary["algorithm"] == "coso" and summary["train_mode"] == "off2on"
     assert set(summary["eval_success_rate"]) == {"initial", "sft", "offline", "final"}
+    assert set(summary["eval_success_ci95"]) == {"initial", "sft", "offline", "final"}
     assert summary["online_iterations"] == 2
     assert summary["env_steps"] > 0 and summary["buffer_size"] > 0
     assert {"sft", "offline", "online_rollout", "online_update"} <= set(summary["wall_seconds"])
@@ -92,6 +93,24 @@ def test_eval_only_scores_the_checkpoint_on_the_first_tasks(coso_run, tmp_path) 
     summary = run_in_process("eval_only", TINY + [f"load_path={run_dir}", f"save_path={tmp_path}"])
     assert summary["run"] == "eval" and summary["episodes"] == 2
     assert 0.0 <= summary["eval_success_rate"]["eval"] <= 1.0
+
+
+def test_eval_task_file_scores_held_out_wording_with_an_interval(coso_run, tmp_path) -> None:
+    run_dir, _ = coso_run
+    tasks = tmp_path / "held_out.txt"
+    tasks.write_text("Open the Settings app\n# a comment\nWhat's the weather in Tokyo?\n")
+    summary = run_in_process("eval_only", TINY + [f"load_path={run_dir}", f"save_path={tmp_path / 'out'}",
+                                                  f"eval_task_file={tasks}", "train.eval_episodes=3"])
+    assert summary["episodes"] == 3 and summary["eval_task_file"] == str(tasks)
+    low, high = summary["eval_success_ci95"]["eval"]
+    assert 0.0 <= low <= summary["eval_success_rate"]["eval"] <= high <= 1.0 and high > 0.0
+
+
+def test_missing_eval_task_file_is_one_clear_line(coso_run, tmp_path) -> None:
+    result = run_script(["--config-name", "eval_only", f"load_path={coso_run[0]}", *TINY,
+                         f"eval_task_file={tmp_path / 'x.txt'}", f"save_path={tmp_path}"])
+    assert result.returncode == 2
+    assert "eval_task_file" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(coso_run, tmp_path, monkeypatch) -> None:

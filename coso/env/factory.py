@@ -76,14 +76,26 @@ def build_encoder(env: EnvConfig) -> ImageEncoder:
     return build_image_encoder(env.image_encoder, **kwargs)
 
 
+def _tasks_of_file(path: Path, option: str) -> list[Task]:
+    """Every task of a task file; a clear error for a missing or empty file."""
+    if not path.is_file():
+        raise ConfigError(f"{option}={path}: no such file (give a text file with one task per line)")
+    tasks = list(load_task_file(path))  # each line's task set follows from its goal
+    if not tasks:
+        raise ConfigError(f"{option}={path} holds no tasks (blank lines and # comments are skipped)")
+    return tasks
+
+
 def load_tasks(config: RunConfig) -> tuple[list[Task], list[Task]]:
-    """(training tasks, evaluation tasks): from the task file (eval = its first lines) or the generator."""
+    """(training tasks, evaluation tasks): training from the task file or the generator; evaluation from
+    eval_task_file, else the task file's first lines, else generated tasks of a disjoint seed stream."""
+    episodes = config.train.eval_episodes
     if config.task_file:
-        path = Path(config.task_file)
-        tasks = list(load_task_file(path))  # each line's task set follows from its goal
-        if not tasks:
-            raise ConfigError(f"task_file={path} holds no tasks (blank lines and # comments are skipped)")
-        return tasks, sequential_tasks(tasks, config.train.eval_episodes)
-    train = generate_tasks(GENERATED_TRAIN_TASKS, config.seed, config.env.task_set)
-    evaluation = generate_tasks(config.train.eval_episodes, EVAL_TASK_SEED_OFFSET, config.env.task_set)
+        train = _tasks_of_file(Path(config.task_file), "task_file")
+        evaluation = sequential_tasks(train, episodes)
+    else:
+        train = generate_tasks(GENERATED_TRAIN_TASKS, config.seed, config.env.task_set)
+        evaluation = generate_tasks(episodes, EVAL_TASK_SEED_OFFSET, config.env.task_set)
+    if config.eval_task_file:
+        evaluation = sequential_tasks(_tasks_of_file(Path(config.eval_task_file), "eval_task_file"), episodes)
     return train, evaluation

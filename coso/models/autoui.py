@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,9 @@ class AutoUIConfig:
     lora_alpha: float = 16.0
     lora_dropout: float = 0.0
     lora_target_modules: tuple[str, ...] = ("q", "v")
+    # a pointer-generator copy head beside the LM head (CopyHead): the built-in small policy can then write
+    # the goal's words (sites, queries) by pointing at them; off for Auto-UI-Base, which has none
+    copy_head: bool = False
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
 
     def __post_init__(self) -> None:
@@ -182,6 +186,41 @@ class EncodedObservations:
 
     hidden: torch.Tensor  # [B, S, d_model]
     attention_mask: torch.Tensor  # [B, S]
+    input_ids: torch.Tensor | None = None  # [B, S], the prompt tokens (what a copy head points at)
+
+
+class CopyHead(nn.Module):
+    """Pointer-generator copying (See et al., 2017) beside the LM head.
+
+    The next-token distribution mixes the LM head's softmax with a pointer distribution over the prompt's
+    tokens: ``p(v) = (1 - g) softmax(logits)(v) + g sum_j a_j [x_j = v]``, where ``a`` is one attention
+    from the decoder state to the fused encoder states and ``g = sigmoid(w . h)``. Returns log p, so
+    callers use it wherever they used log_softmax(logits) (losses, entropies, sampling, masking).
+    """
+
+    def __init__(self, d_model: int, special_ids: Sequence[int]) -> None:
+        super().__init__()
+        self.query = nn.Linear(d_model, d_model, bias=False)
+        self.key = nn.Linear(d_model, d_model, bias=False)
+        self.gate = nn.Linear(d_model, 1)
+        self.register_buffer("special_ids", torch.tensor(sorted(set(special_ids)), dtype=torch.long),
+                             persistent=False)
+
+    def forward(self, decoder_states: torch.Tensor, logits: torch.Tensor, encoded: EncodedObservations) -> torch.Tensor:
+        """log p ``[B, T, V]`` from decoder states ``[B, T, d]``, LM logits ``[B, T, V]`` and the encoder side."""
+        if encoded.input_ids is None:
+            raise ValueError("CopyHead needs the prompt token ids (EncodedObservations.input_ids)")
+        source = encoded.input_ids
+        pointable = encoded.attention_mask.bool() & ~torch.isin(source, self.special_ids.to(source.device))
+        scores = torch.einsum("btd,bsd->bts", self.query(decoder_states).float(), self.key(encoded.hidden).float())
+        scores = scores / math.sqrt(decoder_states.shape[-1])
+        scores = scores.masked_fill(~pointable[:, None, :], float("-inf"))
+        attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # a prompt of special tokens only points nowhere
+        pointer = torch.zeros_like(logits, dtype=torch.float32)
+        pointer.scatter_add_(-1, source[:, None, :].expand(-1, logits.shape[1], -1), attention)
+        gate = torch.sigmoid(self.gate(decoder_states).float())
+        mixed = (1.0 - gate) * torch.softmax(logits.float(), dim=-1) + gate * pointer
+        return torch.log(mixed.clamp_min(1e-30))
 
 
 def _greedy_token(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -245,6 +284,10 @@ class AutoUIPolicy(nn.Module):
             torch.manual_seed(config.init_seed)
             self.t5 = T5ForConditionalGeneration(config.t5_config(tokenizer, vocab_size))
             self.fusion = ImageFusion(config.image_feature_dim, config.d_model, config.num_screens)
+            self.copy = (CopyHead(config.d_model, tokenizer.all_special_ids) if config.copy_head else None)
+        self._decoder_states: torch.Tensor | None = None
+        if config.copy_head:  # the LM head's input is the decoder state the copy head reads
+            self.t5.get_output_embeddings().register_forward_pre_hook(self._keep_decoder_states)
         if config.lora_rank > 0:
             self._attach_lora()
 
@@ -273,6 +316,19 @@ class AutoUIPolicy(nn.Module):
         self.t5 = get_peft_model(self.t5, lora)
         for name, parameter in self.named_parameters():
             parameter.requires_grad_("lora_" in name)
+
+    def _keep_decoder_states(self, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        """Forward pre-hook on the LM head: remember its input for the copy head."""
+        self._decoder_states = inputs[0]
+
+    def next_token_log_probs(self, logits: torch.Tensor, encoded: EncodedObservations) -> torch.Tensor:
+        """log p(next token) ``[B, T, V]`` for the LM head's ``logits`` of the last forward pass.
+
+        The LM head's log-softmax, or the copy head's mixture when the policy has one.
+        """
+        if self.copy is None:
+            return F.log_softmax(logits.float(), dim=-1)
+        return self.copy(self._decoder_states, logits, encoded)
 
     @property
     def device(self) -> torch.device:
@@ -314,15 +370,20 @@ class AutoUIPolicy(nn.Module):
 
     def fuse(self, prompts: Sequence[str], image_features: torch.Tensor) -> tuple[FusionOutputs, torch.Tensor]:
         """Run the text encoder and the image fusion; returns the fusion parts and the prompt mask."""
+        fusion, tokens = self._fuse_tokens(prompts, image_features)
+        return fusion, tokens["attention_mask"]
+
+    def _fuse_tokens(self, prompts: Sequence[str], image_features: torch.Tensor
+                     ) -> tuple[FusionOutputs, dict[str, torch.Tensor]]:
         self._check_batch(prompts, image_features)
         tokens = self.tokenize_prompts(prompts)
         text_states = self.t5.get_encoder()(**tokens).last_hidden_state
-        return self.fusion(text_states, image_features.to(self.device)), tokens["attention_mask"]
+        return self.fusion(text_states, image_features.to(self.device)), tokens
 
     def encode(self, prompts: Sequence[str], image_features: torch.Tensor) -> EncodedObservations:
         """Fused encoder states of the observations (what the decoder attends to)."""
-        fusion, mask = self.fuse(prompts, image_features)
-        return EncodedObservations(fusion.fused, mask)
+        fusion, tokens = self._fuse_tokens(prompts, image_features)
+        return EncodedObservations(fusion.fused, tokens["attention_mask"], tokens["input_ids"])
 
     # ------------------------------------------------------------------------------------------ acting
 
@@ -369,6 +430,8 @@ class AutoUIPolicy(nn.Module):
                                decoder_input_ids=next_input, past_key_values=cache, use_cache=True)
                 cache = step.past_key_values
                 logits = step.logits[:, -1, :]
+                if self.copy is not None:  # log-probabilities are logits of the same distribution
+                    logits = self.next_token_log_probs(step.logits, encoded)[:, -1, :]
                 if constraint is not None:
                     allowed = constraint.mask(states).to(logits.device)
                     if allowed.shape[1] < logits.shape[-1]:  # model rows past the tokenizer are never written
@@ -401,7 +464,7 @@ class AutoUIPolicy(nn.Module):
         logits = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
                          attention_mask=encoded.attention_mask, decoder_input_ids=decoder_input_ids,
                          use_cache=False).logits
-        log_softmax = F.log_softmax(logits.float(), dim=-1)
+        log_softmax = self.next_token_log_probs(logits, encoded)
         log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
         entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
         return TokenStats(log_probs, entropies, mask, labels)

@@ -43,6 +43,10 @@ _NUMBER_WORDS = (
 # One pre-token is: a word with its leading space (letters and underscores), one digit (with its leading
 # space), a run of punctuation (with its leading space), or whitespace.
 _PRETOKEN_PATTERN = r" ?[\p{L}_]+| ?\p{N}| ?[^\s\p{L}\p{N}_]+|\s+"
+# The same, but a word never carries the space before it (the space is a token of its own): a word is then
+# one token id wherever it stands, so copying the goal's words into typed_text is an identity map.
+_PRETOKEN_PATTERN_SEPARATE_SPACES = r"[\p{L}_]+| ?\p{N}| ?[^\s\p{L}\p{N}_]+|\s+"
+PRETOKEN_PATTERNS = {"attached": _PRETOKEN_PATTERN, "separate": _PRETOKEN_PATTERN_SEPARATE_SPACES}
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,19 @@ class TokenizerConfig:
     corpus_seed: int = 0
     corpus_actions: int = 3000
     corpus_tasks: int = 600  # task sentences per task set for the default corpus
+    # "attached": a word's token includes its leading space (GPT-2 style, the default); "separate": words are
+    # the same token after a space, a quote or at the start (the goal's words and the typed text share ids)
+    word_spaces: str = "attached"
 
     def __post_init__(self) -> None:
         if self.vocab_size < len(SPECIAL_TOKENS) + 256:
             raise ConfigError(
                 f"tokenizer.vocab_size={self.vocab_size} is too small: a byte-level BPE needs at least "
                 f"{len(SPECIAL_TOKENS) + 256} (256 bytes + the special tokens); use about 2048"
+            )
+        if self.word_spaces not in PRETOKEN_PATTERNS:
+            raise ConfigError(
+                f"tokenizer.word_spaces={self.word_spaces!r} is not one of {sorted(PRETOKEN_PATTERNS)}"
             )
         if self.min_frequency < 1 or self.model_max_length < 8:
             raise ConfigError(
@@ -135,7 +146,7 @@ def _backend_tokenizer(config: TokenizerConfig) -> tuple[Tokenizer, trainers.Bpe
     """An untrained byte-level BPE with this project's pre-tokenisation, and its trainer."""
     tokenizer = Tokenizer(models.BPE(unk_token=UNK_TOKEN))
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(_PRETOKEN_PATTERN), behavior="isolated"),
+        pre_tokenizers.Split(Regex(PRETOKEN_PATTERNS[config.word_spaces]), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tokenizer.decoder = decoders.ByteLevel()

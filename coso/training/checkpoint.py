@@ -39,6 +39,7 @@ class TrainingState:
     causal_calls: int = 0  # training calls of CoSo's causal model so far
     metrics_lines: int = 0  # metrics.jsonl lines written when the checkpoint was taken
     eval_results: dict[str, float] = field(default_factory=dict)
+    eval_counts: dict[str, list[int]] = field(default_factory=dict)  # phase -> [successes, episodes]
     wall_seconds: dict[str, float] = field(default_factory=dict)
 
 

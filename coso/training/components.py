@@ -24,7 +24,7 @@ def _policy(config: RunConfig) -> AutoUIPolicy:
         policy = load_autoui_base(agent.policy_path)
         ensure_null_token(policy.tokenizer)
         return policy
-    tokenizer = TokenizerConfig(vocab_size=agent.tokenizer_vocab_size)
+    tokenizer = TokenizerConfig(vocab_size=agent.tokenizer_vocab_size, word_spaces=agent.tokenizer_word_spaces)
     model = dataclass_from_mapping(AutoUIConfig, agent.model, "agent.model",
                                    image_feature_dim=config.env.image_feature_dim, tokenizer=tokenizer,
                                    lora_rank=agent.lora_rank, init_seed=config.seed)

@@ -9,6 +9,8 @@ same command resumes from it. Rollouts and evaluation run on the main process; w
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 import time
 from contextlib import contextmanager
@@ -31,6 +33,7 @@ from coso.env.recording import EpisodeRecorder, NullRecorder
 from coso.env.tasks import Task
 from coso.errors import ConfigError
 from coso.rollout import collect_trajectories
+from coso.stats import wilson_interval
 from coso.training.checkpoint import (
     TrainingState,
     has_checkpoint,
@@ -43,6 +46,7 @@ from coso.training.checkpoint import (
 from coso.training.components import build_models, load_models, save_models
 from coso.training.entropy import build_entropy_bonus
 from coso.training.heatmap import TokenHeatmapWriter
+from coso.training.sft_base import ensure_sft_base, sft_base_path, uses_sft_base
 from coso.training.run_logger import (
     RunLogger,
     atomic_write_text,
@@ -52,7 +56,7 @@ from coso.training.run_logger import (
 )
 from coso.training.trainer import Models, Trainer
 
-TRAIN_MODES = ("offline", "online", "off2on")
+TRAIN_MODES = ("offline", "online", "off2on", "sft")
 ALGORITHMS = ("digirl", "filteredbc", "coso")
 EVAL_SEED_BASE = 10_000_000
 ROLLOUT_SEED_BASE = 1_000_000
@@ -67,6 +71,16 @@ def algorithm_label(config: RunConfig) -> str:
     if config.use_entropy:
         return "coso" if config.use_causal else "entropy"
     return "digirl"
+
+
+def kept_composition(kept: Sequence[Trajectory]) -> dict[str, float]:
+    """What the curriculum kept for the actor: trajectories, steps, and how many are successful / online."""
+    return {
+        "kept_trajectories": len(kept),
+        "kept_steps": sum(len(t) for t in kept),
+        "kept_successful": sum(int(t.success) for t in kept),
+        "kept_online": sum(int("online_iteration" in t.metadata) for t in kept),
+    }
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -172,11 +186,13 @@ class TrainingRun:
                 self.state.phase = "offline_done"
                 self.state.eval_results = {k: v for k, v in state.eval_results.items()
                                            if k in ("initial", "sft", "offline")}
+                self.state.eval_counts = {k: v for k, v in state.eval_counts.items() if k in self.state.eval_results}
                 if (path / "buffer").is_dir():
                     self.buffer = ReplayBuffer.load(path / "buffer", capacity=self.config.train.capacity)
             elif state.phase != "start":  # already warm-started: no second SFT
                 self.state.phase = "warm_started"
                 self.state.eval_results = {k: v for k, v in state.eval_results.items() if k in ("initial", "sft")}
+                self.state.eval_counts = {k: v for k, v in state.eval_counts.items() if k in self.state.eval_results}
             return load_models(path / "models")
         return build_models(self.config)
 
@@ -231,9 +247,13 @@ class TrainingRun:
         with self.timer.phase(f"eval_{name}"):
             trajectories, stats = self._rollout(lambda: self._model_agent(self.config.agent.eval_temperature),
                                                 self.eval_tasks, EVAL_SEED_BASE, recorder)
-        success = float(np.mean([t.success for t in trajectories])) if trajectories else 0.0
+        successes = sum(int(t.success) for t in trajectories)
+        success = successes / len(trajectories) if trajectories else 0.0
         self.state.eval_results[name] = success
-        self.logger.log({"eval_success_rate": success, "env_steps": self.state.env_steps,
+        self.state.eval_counts[name] = [successes, len(trajectories)]
+        low, high = wilson_interval(successes, len(trajectories))
+        self.logger.log({"eval_success_rate": success, "eval_success_ci95_low": low, "eval_success_ci95_high": high,
+                         "env_steps": self.state.env_steps,
                          **{f"eval_{k}": v for k, v in stats.items() if k != "success_rate"}},
                         step=self.state.env_steps, phase=f"eval_{name}")
         return success
@@ -319,7 +339,7 @@ class TrainingRun:
             if train_actor:
                 metrics.update(self.trainer.train_actor(ReplayBuffer(train.capacity, kept), actor_epochs,
                                                         entropy=entropy))
-        metrics["kept_trajectories"] = len(kept)
+        metrics.update(kept_composition(kept))
         return metrics
 
     def train_causal(self, calls: int) -> dict[str, float]:
@@ -341,6 +361,8 @@ class TrainingRun:
                                                 ROLLOUT_SEED_BASE + cfg.seed * 10_000 + iteration * train.rollout_size)
         self.state.env_steps += sum(len(t) for t in trajectories)
         self.state.episodes += len(trajectories)
+        for trajectory in trajectories:  # the filter's metrics tell online from offline data by this tag
+            trajectory.metadata["online_iteration"] = iteration
         self.buffer.add([t for t in trajectories if t.transitions])
         metrics = {"success_rate": stats.get("success_rate", 0.0), **{f"rollout_{k}": v for k, v in stats.items()}}
         with self.timer.phase("online_update"):
@@ -412,8 +434,11 @@ class TrainingRun:
                 if "final" not in self.state.eval_results:
                     self.evaluate("final")
                     self.checkpoint()
-            else:
-                self.state.eval_results["final"] = self.state.eval_results.get("offline", 0.0)
+            else:  # offline, or the warm start alone: its last evaluation is the final one
+                last = "offline" if cfg.train_mode == "offline" else "sft"
+                self.state.eval_results["final"] = self.state.eval_results.get(last, 0.0)
+                if last in self.state.eval_counts:
+                    self.state.eval_counts["final"] = list(self.state.eval_counts[last])
         finally:
             if self._pool is not None:
                 self._pool.close()
@@ -437,6 +462,8 @@ class TrainingRun:
             "actor_updates": self.state.actor_updates,
             "buffer_size": len(self.buffer),
             "eval_success_rate": dict(self.state.eval_results),
+            "eval_success_ci95": {name: [round(bound, 4) for bound in wilson_interval(*counts)]
+                                  for name, counts in self.state.eval_counts.items()},
             "eval_episodes": len(self.eval_tasks),
             "wall_seconds": {k: round(v, 2) for k, v in self.state.wall_seconds.items()},
             "resumed": self.resumed,
@@ -444,9 +471,38 @@ class TrainingRun:
         }
 
 
-def run_training(config: RunConfig, resolved: dict[str, Any]) -> str:
-    """The `train` run kind: returns summary.json's line."""
+def train_and_summarise(config: RunConfig, resolved: dict[str, Any], extra: dict[str, Any] | None = None
+                        ) -> tuple[dict[str, Any], str]:
+    """Run one training config to its end; write summary.json (main process) and return it and its line."""
     run = TrainingRun(config, resolved)
-    summary = run.run()
+    summary = dict(run.run(), **(extra or {}))
     line = write_summary(run.run_dir, summary) if run.is_main else ""
-    return line
+    return summary, line
+
+
+def run_training(config: RunConfig, resolved: dict[str, Any]) -> str:
+    """The `train` run kind: returns summary.json's line.
+
+    With an SFT base cache (``train.sft_cache_dir``) the run starts from the cached base like ``load_path``,
+    building the base first when no run with the same base key has (see coso.training.sft_base).
+    """
+    extra: dict[str, Any] = {}
+    if uses_sft_base(config):
+        if has_checkpoint(Path(config.save_path)):  # resuming: the base was already loaded
+            base_report: dict[str, Any] = {"path": str(sft_base_path(config)), "built_this_run": False}
+        else:
+            base_report = ensure_sft_base(config, resolved, lambda c, r: train_and_summarise(c, r)[0]).report()
+        config = dataclasses.replace(config, load_path=str(sft_base_path(config)))
+        extra["sft_base"] = base_report
+    return train_and_summarise(config, resolved, extra)[1]
+
+
+def run_base(config: RunConfig, resolved: dict[str, Any]) -> str:
+    """The `base` run kind (``--config-name pretrain_base``): build or find the SFT base; its summary line."""
+    if not config.train.sft_cache_dir or config.train.sft_steps <= 0:
+        raise ConfigError("pretrain_base needs train.sft_cache_dir (a directory) and train.sft_steps > 0")
+    base = ensure_sft_base(config, resolved, lambda c, r: train_and_summarise(c, r)[0])
+    summary = {"config_name": config.config_name, "run": "base", "sft_base": base.report(),
+               "eval_success_rate": base.summary.get("eval_success_rate", {}),
+               "eval_success_ci95": base.summary.get("eval_success_ci95", {})}
+    return json.dumps(summary)
