@@ -137,6 +137,7 @@ class TrainConfig:
     critic_lr: float = 1e-4
     eval_episodes: int = 16
     eval_initial: bool = True  # also score the untrained (or loaded) policy before training
+    eval_every: int = 0  # also evaluate after every N-th online iteration (phase "iteration_<n>"); 0: never
     save_freq: int = 1  # checkpoint every N online iterations
     mixed_precision: str = "no"  # accelerate: "no", "bf16" or "fp16"
 

@@ -394,6 +394,10 @@ class TrainingRun:
             self.state.actor_updates = self.trainer.actor_updates
             self.logger.log(metrics, step=self.state.env_steps, phase="online")
             bar.set_postfix(success=f"{metrics['success_rate']:.2f}", buffer=len(self.buffer))
+            every = train.eval_every
+            name = f"iteration_{self.state.online_iteration}"
+            if every > 0 and self.state.online_iteration % every == 0 and name not in self.state.eval_results:
+                self.evaluate(name)
             last = self.state.online_iteration == train.online_iterations
             if self.state.online_iteration % max(train.save_freq, 1) == 0 or last:
                 self.checkpoint()
