@@ -65,6 +65,7 @@ class Method:
     slug: str
 
 
+BASE = Method("SFT base", "pretrain_base", "sft_base_run")
 OFFLINE = Method("offline", "digirl_offline", "offline")
 METHODS = (Method("DigiRL", "digirl_off2on", "digirl"),
            Method("naive entropy", "entropy_off2on", "entropy"),
@@ -389,6 +390,7 @@ class RunSpec:
     save_path: Path
     hydra_args: list[str]
     depends_on: tuple[str, int] | None = None
+    exclusive: bool = False  # runs alone, with every core (the shared SFT base everything waits for)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -435,13 +437,17 @@ def _hydra_value(value: str) -> str:
 
 
 def build_specs(runs_dir: Path, seeds: Sequence[int], overrides: Sequence[str]) -> list[RunSpec]:
-    """The grid's runs: every seed's offline run first (they are the critical path, so they start before any
-    online run that is also ready), then per seed the three online runs that load it."""
-    specs = []
+    """The grid's runs: the shared SFT base (alone, with every core), every seed's offline run (the critical
+    path, so they start before any online run that is also ready), then per seed the three online runs that
+    load it. The base lives in ``<runs_dir>/sft_base`` (``train.sft_cache_dir``), so ``--fresh`` rebuilds it."""
+    overrides = [f"train.sft_cache_dir={_hydra_value(str(runs_dir / 'sft_base'))}", *overrides]
+    base_path = runs_dir / BASE.slug
+    specs = [RunSpec(BASE, 0, base_path, [f"save_path={_hydra_value(str(base_path))}", *overrides], exclusive=True)]
     for seed in seeds:
         offline_path = runs_dir / OFFLINE.slug / f"seed{seed}"
         specs.append(RunSpec(OFFLINE, seed, offline_path,
-                             [f"seed={seed}", f"save_path={_hydra_value(str(offline_path))}", *overrides]))
+                             [f"seed={seed}", f"save_path={_hydra_value(str(offline_path))}", *overrides],
+                             depends_on=(BASE.label, 0)))
     for seed in seeds:
         offline_path = runs_dir / OFFLINE.slug / f"seed{seed}"
         for method in METHODS:
@@ -487,9 +493,11 @@ def run_grid(specs: Sequence[RunSpec], jobs: int, print_line: Callable[[str], No
     """Run the specs as subprocesses, up to ``jobs`` at a time, each after the run it depends on."""
     outcome = GridOutcome()
     started = time.perf_counter()
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // jobs)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
     env.setdefault("WANDB_MODE", "offline")
+    exclusive_env = dict(env, OMP_NUM_THREADS=str(cores))
 
     def say(text: str) -> None:
         print_line(f"[{time.perf_counter() - started:7.1f}s] {text}")
@@ -510,17 +518,20 @@ def run_grid(specs: Sequence[RunSpec], jobs: int, print_line: Callable[[str], No
                     pending.remove(spec)
                     outcome.failed[spec.key] = f"not run: {spec.depends_on[0]} seed {spec.depends_on[1]} failed"
                     say(f"skip    {spec.name} ({outcome.failed[spec.key]})")
-                elif len(running) < jobs and (spec.depends_on is None or spec.depends_on in outcome.finished):
+                elif (len(running) < jobs and (spec.depends_on is None or spec.depends_on in outcome.finished)
+                      and not (spec.exclusive and running)
+                      and not any(other.exclusive for other, *_ in running.values())):
                     pending.remove(spec)
                     spec.save_path.parent.mkdir(parents=True, exist_ok=True)
                     atomic_write_text(spec.args_path, json.dumps(spec.hydra_args) + "\n")
                     log = spec.log_path.open("a")
                     log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(spec.command())}\n")
                     log.flush()
-                    process = subprocess.Popen(spec.command(), stdout=log, stderr=subprocess.STDOUT, env=env,
-                                               cwd=REPO_ROOT)
+                    process = subprocess.Popen(spec.command(), stdout=log, stderr=subprocess.STDOUT,
+                                               env=exclusive_env if spec.exclusive else env, cwd=REPO_ROOT)
                     running[spec.key] = (spec, process, log, time.perf_counter())
-                    say(f"start   {spec.name} ({spec.method.config_name}, OMP_NUM_THREADS={threads}, "
+                    run_threads = cores if spec.exclusive else threads
+                    say(f"start   {spec.name} ({spec.method.config_name}, OMP_NUM_THREADS={run_threads}, "
                         f"log {spec.log_path})")
             for key, (spec, process, log, since) in list(running.items()):
                 if process.poll() is None:
@@ -618,7 +629,7 @@ def remove_runs_dir(runs_dir: Path) -> None:
         return
     if not runs_dir.is_dir():
         raise UsageError(f"--runs-dir {runs_dir} is not a directory")
-    ours = {OFFLINE.slug, *(method.slug for method in METHODS), WALL_LEDGER}
+    ours = {BASE.slug, "sft_base", OFFLINE.slug, *(method.slug for method in METHODS), WALL_LEDGER}
     foreign = sorted(entry.name for entry in runs_dir.iterdir() if entry.name not in ours)
     if foreign:
         raise UsageError(f"--fresh refuses to delete {runs_dir}: it holds {', '.join(foreign[:5])}, "

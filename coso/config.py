@@ -111,6 +111,7 @@ class TrainConfig:
     # fine-tuned on; the offline dataset's noise (random actions, typos) would drown the goal-conditioned tokens
     sft_episodes: int = 1024
     sft_noise: float = 0.0
+    sft_lr: float = 0.0  # the policy's learning rate during the warm start; 0: lm_lr (the RL phases' rate)
     # cache the SFT warm start as a base shared by every run with the same base key (coso.training.sft_base):
     # a directory (e.g. runs/sft_base), or "" to warm-start inside each run; the base has its own seed
     sft_cache_dir: str = ""

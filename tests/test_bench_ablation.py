@@ -164,18 +164,20 @@ def test_fresh_refuses_a_directory_the_grid_did_not_write(tmp_path: Path, capsys
 def test_tiny_grid_end_to_end_then_a_rerun_reuses_every_run(tmp_path: Path, capsys) -> None:
     runs, report = tmp_path / "runs", tmp_path / "report" / "ablation.md"
     argv = ["--seeds", "0", "--jobs", "2", "--runs-dir", str(runs), "--report", str(report),
-            *(arg for override in TINY for arg in ("--override", override))]
+            *(arg for override in [*TINY, "train.sft_steps=2"] for arg in ("--override", override))]
     assert bench.main(argv) == 0, capsys.readouterr()
     out = capsys.readouterr().out
-    assert out.count("start   ") == 4 and out.count("done    ") == 4
+    assert out.count("start   ") == 5 and out.count("done    ") == 5
+    assert "start   SFT base seed 0 (pretrain_base, OMP_NUM_THREADS=" in out
+    assert len(list((runs / "sft_base").glob("*/summary.json"))) == 1  # one base, shared by every run
     for suffix in (".md", ".json", ".png"):
         assert report.with_suffix(suffix).stat().st_size > 0
     text = report.read_text()
     assert sum(text.count(f"\n| {label} | ") for label in LABELS) == 3
     assert "scale_name=smoke" in text and "train.online_iterations=1" in text
     raw = json.loads(report.with_suffix(".json").read_text())
-    assert {(run["method"], run["seed"]) for run in raw["runs"]} == {(m, 0) for m in ["offline", *LABELS]}
-    assert all(len(run["curve"]) == 1 for run in raw["runs"] if run["method"] != "offline")
+    assert {(run["method"], run["seed"]) for run in raw["runs"]} == {(m, 0) for m in ["SFT base", "offline", *LABELS]}
+    assert all(len(run["curve"]) == 1 for run in raw["runs"] if run["method"] not in ("offline", "SFT base"))
     assert (runs / "coso" / "seed0.log").exists()
 
     logs = {path: path.stat().st_size for path in runs.glob("*/*.log")}
@@ -183,10 +185,10 @@ def test_tiny_grid_end_to_end_then_a_rerun_reuses_every_run(tmp_path: Path, caps
     assert bench.main(argv) == 0
     assert time.perf_counter() - started < 15
     out = capsys.readouterr().out
-    assert out.count("reuse   ") == 4 and "start   " not in out
+    assert out.count("reuse   ") == 5 and "start   " not in out
     assert {path: path.stat().st_size for path in runs.glob("*/*.log")} == logs
     text = report.read_text()
-    assert "0 runs executed, 4 reused" in text and "summed over the 1 invocation(s)" in text
+    assert "0 runs executed, 5 reused" in text and "summed over the 1 invocation(s)" in text
     assert json.loads(report.with_suffix(".json").read_text())["grid_wall_seconds"] == raw["grid_wall_seconds"] > 0
 
 
@@ -195,13 +197,15 @@ import json, sys
 from pathlib import Path
 config = sys.argv[sys.argv.index("--config-name") + 1]
 args = dict(arg.split("=", 1) for arg in sys.argv[1:] if "=" in arg)
-print("fake run", config, args["seed"])
+print("fake run", config, args.get("seed", "0"))
+args.setdefault("seed", "0")
 if config == "digirl_offline" and args["seed"] == "1":
     print("boom: the offline run failed")
     sys.exit(3)
 run = Path(args["save_path"])
 run.mkdir(parents=True, exist_ok=True)
-final = {"digirl_offline": 0.1, "digirl_off2on": 0.2, "entropy_off2on": 0.3, "coso_off2on": 0.4}[config]
+final = {"pretrain_base": 0.05, "digirl_offline": 0.1, "digirl_off2on": 0.2, "entropy_off2on": 0.3,
+         "coso_off2on": 0.4}[config]
 (run / "metrics.jsonl").write_text(json.dumps({"phase": "online", "env_steps": 8, "success_rate": final}) + "\\n")
 (run / "config.yaml").write_text("scale_name: fake\\ntrain:\\n  online_iterations: 1\\n")
 (run / "summary.json").write_text(json.dumps({"config_name": config, "seed": int(args["seed"]), "env_steps": 8,

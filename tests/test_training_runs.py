@@ -252,3 +252,27 @@ def test_config_redaction_hides_secrets_but_not_token_counts() -> None:
     redacted = redact_secrets(config)
     assert redacted["judge"] == {"api_key": REDACTED, "hf_token": REDACTED, "password": REDACTED}
     assert redacted["agent"] == {"max_new_tokens": 128, "tokenizer_vocab_size": 2048, "token": REDACTED}
+
+
+def test_sft_base_is_built_once_reused_by_other_runs_and_rebuilt_when_its_key_changes(tmp_path) -> None:
+    cache = tmp_path / "bases"
+    base_args = TINY + ["train.sft_steps=2", f"train.sft_cache_dir={cache}"]
+    first = run_in_process("digirl_offline", base_args + [f"save_path={tmp_path / 'a'}"])
+    assert first["sft_base"]["built_this_run"] is True
+    path = Path(first["sft_base"]["path"])
+    assert path.parent == cache and (path / "summary.json").is_file() and (path / "base_key.json").is_file()
+    assert set(first["eval_success_rate"]) == {"initial", "sft", "offline", "final"}
+
+    # another algorithm and seed: the same base (seed and algorithm are not part of its key)
+    second = run_in_process("coso_off2on", base_args + [f"save_path={tmp_path / 'b'}", "seed=1"])
+    assert second["sft_base"]["built_this_run"] is False and second["sft_base"]["path"] == str(path)
+    assert second["eval_success_rate"]["sft"] == first["eval_success_rate"]["sft"]
+
+    # a change to the warm start: another base, built by the explicit command
+    third = json.loads(execute(*compose_config("pretrain_base", TINY + [
+        "train.sft_steps=3", f"train.sft_cache_dir={cache}", f"save_path={tmp_path / 'c'}"])))
+    assert third["run"] == "base" and third["sft_base"]["built_this_run"] is True
+    assert third["sft_base"]["path"] != str(path) and len(list(cache.iterdir())) == 2
+    again = json.loads(execute(*compose_config("pretrain_base", TINY + [
+        "train.sft_steps=3", f"train.sft_cache_dir={cache}", f"save_path={tmp_path / 'c'}"])))
+    assert again["sft_base"]["built_this_run"] is False and again["sft_base"]["path"] == third["sft_base"]["path"]

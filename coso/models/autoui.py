@@ -189,6 +189,12 @@ class EncodedObservations:
     input_ids: torch.Tensor | None = None  # [B, S], the prompt tokens (what a copy head points at)
 
 
+def _single_token_id(tokenizer: PreTrainedTokenizerBase, word: str) -> int | None:
+    """The id of ``word`` when the tokenizer writes it as exactly one token, else None."""
+    ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+    return int(ids[0]) if len(ids) == 1 else None
+
+
 class CopyHead(nn.Module):
     """Pointer-generator copying (See et al., 2017) beside the LM head.
 
@@ -196,13 +202,17 @@ class CopyHead(nn.Module):
     tokens: ``p(v) = (1 - g) softmax(logits)(v) + g sum_j a_j [x_j = v]``, where ``a`` is one attention
     from the decoder state to the fused encoder states and ``g = sigmoid(w . h)``. Returns log p, so
     callers use it wherever they used log_softmax(logits) (losses, entropies, sampling, masking).
+
+    It points only at the goal (the tokens after the prompt's ``Goal`` marker, when the tokenizer has it
+    as one token): what an agent copies is a site or a query, never the previous action's coordinates.
     """
 
-    def __init__(self, d_model: int, special_ids: Sequence[int]) -> None:
+    def __init__(self, d_model: int, special_ids: Sequence[int], goal_token_id: int | None = None) -> None:
         super().__init__()
         self.query = nn.Linear(d_model, d_model, bias=False)
         self.key = nn.Linear(d_model, d_model, bias=False)
         self.gate = nn.Linear(d_model, 1)
+        self.goal_token_id = goal_token_id
         self.register_buffer("special_ids", torch.tensor(sorted(set(special_ids)), dtype=torch.long),
                              persistent=False)
 
@@ -212,6 +222,10 @@ class CopyHead(nn.Module):
             raise ValueError("CopyHead needs the prompt token ids (EncodedObservations.input_ids)")
         source = encoded.input_ids
         pointable = encoded.attention_mask.bool() & ~torch.isin(source, self.special_ids.to(source.device))
+        if self.goal_token_id is not None:
+            after_goal = torch.cumsum((source == self.goal_token_id).long(), dim=1) > 0
+            has_goal = after_goal.any(dim=1, keepdim=True)
+            pointable &= after_goal | ~has_goal
         scores = torch.einsum("btd,bsd->bts", self.query(decoder_states).float(), self.key(encoded.hidden).float())
         scores = scores / math.sqrt(decoder_states.shape[-1])
         scores = scores.masked_fill(~pointable[:, None, :], float("-inf"))
@@ -284,7 +298,8 @@ class AutoUIPolicy(nn.Module):
             torch.manual_seed(config.init_seed)
             self.t5 = T5ForConditionalGeneration(config.t5_config(tokenizer, vocab_size))
             self.fusion = ImageFusion(config.image_feature_dim, config.d_model, config.num_screens)
-            self.copy = (CopyHead(config.d_model, tokenizer.all_special_ids) if config.copy_head else None)
+            self.copy = (CopyHead(config.d_model, tokenizer.all_special_ids, _single_token_id(tokenizer, "Goal"))
+                         if config.copy_head else None)
         self._decoder_states: torch.Tensor | None = None
         if config.copy_head:  # the LM head's input is the decoder state the copy head reads
             self.t5.get_output_embeddings().register_forward_pre_hook(self._keep_decoder_states)

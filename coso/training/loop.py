@@ -290,9 +290,9 @@ class TrainingRun:
             episodes = self.demonstrations("sft_data", train.sft_episodes, train.sft_noise, SFT_SEED_BASE)
             demonstrations = [t for t in episodes if t.success and t.transitions]
             buffer = ReplayBuffer(max(sum(len(t) for t in demonstrations), 1), demonstrations)
-            metrics = self.trainer.train_filtered_bc(buffer, train.sft_steps, reduction="token_mean",
-                                                     name="SFT warm start",
-                                                     metric="sft_loss")
+            with self.trainer.policy_learning_rate(train.sft_lr or train.lm_lr):
+                metrics = self.trainer.train_filtered_bc(buffer, train.sft_steps, reduction="token_mean",
+                                                         name="SFT warm start", metric="sft_loss")
         metrics["sft_demonstrations"] = len(demonstrations)
         self.logger.log(metrics, step=self.state.env_steps, phase="sft")
         self.evaluate("sft")
@@ -506,7 +506,9 @@ def run_base(config: RunConfig, resolved: dict[str, Any]) -> str:
     if not config.train.sft_cache_dir or config.train.sft_steps <= 0:
         raise ConfigError("pretrain_base needs train.sft_cache_dir (a directory) and train.sft_steps > 0")
     base = ensure_sft_base(config, resolved, lambda c, r: train_and_summarise(c, r)[0])
-    summary = {"config_name": config.config_name, "run": "base", "sft_base": base.report(),
+    summary = {"config_name": config.config_name, "run": "base", "seed": config.seed, "sft_base": base.report(),
                "eval_success_rate": base.summary.get("eval_success_rate", {}),
                "eval_success_ci95": base.summary.get("eval_success_ci95", {})}
-    return json.dumps(summary)
+    run_dir = Path(config.save_path)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return write_summary(run_dir, summary)

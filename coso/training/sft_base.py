@@ -13,11 +13,14 @@ explicitly and reports its build time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
+import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from coso.config import RunConfig
 from coso.errors import ConfigError
@@ -27,7 +30,7 @@ from coso.training.checkpoint import has_checkpoint, read_checkpoint
 _ENV_KEYS = ("backend", "task_set", "image_encoder", "image_encoder_path", "image_feature_dim", "invalid_action",
              "invalid_action_penalty", "point_decimals", "max_steps_general", "max_steps_webshop", "sim")
 _TRAIN_KEYS = ("sft_steps", "sft_episodes", "sft_noise", "sft_seed", "batch_size", "grad_accum_steps",
-               "max_grad_norm", "lm_lr", "lm_adam_beta2", "eval_episodes", "eval_initial", "mixed_precision")
+               "max_grad_norm", "sft_lr", "lm_adam_beta2", "eval_episodes", "eval_initial", "mixed_precision")
 _AGENT_KEYS = ("name", "policy_path", "model", "tokenizer_vocab_size", "tokenizer_word_spaces", "critic_text_encoder",
                "critic_encoder_path", "critic", "max_new_tokens", "eval_temperature", "lora_rank",
                "constrained_decoding")
@@ -43,11 +46,15 @@ def sft_base_key(config: RunConfig) -> dict[str, Any]:
     return {
         "agent": pick(config.agent, _AGENT_KEYS),
         "env": pick(config.env, _ENV_KEYS),
-        "train": pick(config.train, _TRAIN_KEYS),
+        "train": dict(pick(config.train, _TRAIN_KEYS), sft_lr=_sft_learning_rate(config)),
         "causal": pick(config.causal, _CAUSAL_KEYS),
         "task_file": config.task_file,
         "eval_task_file": config.eval_task_file,
     }
+
+
+def _sft_learning_rate(config: RunConfig) -> float:
+    return config.train.sft_lr or config.train.lm_lr
 
 
 def sft_base_path(config: RunConfig) -> Path:
@@ -96,13 +103,37 @@ def ensure_sft_base(config: RunConfig, resolved: dict[str, Any],
     """
     build = base_build_config(config)
     path = Path(build.save_path)
-    summary_file = path / "summary.json"
-    if summary_file.is_file() and has_checkpoint(path):
-        state = read_checkpoint(path, required=("models",))[0]
-        if state.phase != "start":
-            return SftBase(path, False, json.loads(summary_file.read_text()))
     path.mkdir(parents=True, exist_ok=True)
-    (path / "base_key.json").write_text(json.dumps(sft_base_key(config), indent=2, sort_keys=True, default=str))
-    resolved = dict(resolved, seed=build.seed, save_path=build.save_path, train_mode="sft", load_path="",
-                    offline_data="", config_name="pretrain_base")
-    return SftBase(path, True, train(build, resolved))
+    with _build_lock(path):  # runs started together (an ablation grid) build the base once
+        finished = _finished_summary(path)
+        if finished is not None:
+            return SftBase(path, False, finished)
+        (path / "base_key.json").write_text(json.dumps(sft_base_key(config), indent=2, sort_keys=True, default=str))
+        resolved = dict(resolved, seed=build.seed, save_path=build.save_path, train_mode="sft", load_path="",
+                        offline_data="", config_name="pretrain_base")
+        return SftBase(path, True, train(build, resolved))
+
+
+def _finished_summary(path: Path) -> dict[str, Any] | None:
+    """The summary of a finished base build in ``path``, or None."""
+    summary_file = path / "summary.json"
+    if not (summary_file.is_file() and has_checkpoint(path)):
+        return None
+    if read_checkpoint(path, required=("models",))[0].phase == "start":
+        return None
+    return json.loads(summary_file.read_text())
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path/.lock`` while one process checks and builds (single-process runs only:
+    the processes of a data-parallel run build the base together)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        yield
+        return
+    with open(path / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

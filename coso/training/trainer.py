@@ -6,9 +6,10 @@ passes through accelerate (device placement, mixed precision, DDP), accumulates 
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -112,6 +113,21 @@ class Trainer:
         optimizer.zero_grad(set_to_none=True)
         self.optimizer_steps += 1
         return total / accumulation
+
+    @contextlib.contextmanager
+    def policy_learning_rate(self, lr: float) -> Iterator[None]:
+        """Train the policy at ``lr`` inside the block (the SFT warm start's own rate), then restore lm_lr."""
+        if not lr > 0.0:
+            raise ConfigError(f"the policy's learning rate must be > 0, got {lr}")
+        groups = self.policy_optimizer.param_groups
+        saved = [group["lr"] for group in groups]
+        for group in groups:
+            group["lr"] = lr
+        try:
+            yield
+        finally:
+            for group, value in zip(groups, saved):
+                group["lr"] = value
 
     def _steps(self, count: int, description: str):
         """range(count) with a progress bar on the main process when progress is on."""
