@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from coso.atomic import atomic_write, atomic_write_text
+from coso.stats import wilson_interval
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_SCRIPT = REPO_ROOT / "scripts" / "run.py"
@@ -46,6 +47,7 @@ BUDGET_KEYS = ("scale_name", "train.online_iterations", "train.rollout_size", "t
                "train.batch_size", "train.sft_steps", "train.offline_episodes", "train.eval_episodes",
                "env.task_set", "entropy_coeff")
 RESERVED_KEYS = ("seed", "save_path", "load_path")  # the grid sets these for every run
+WEIGHT_KEYS = ("share_above_0_8", "share_below_0_2", "mean")  # CoSo's token-weight statistics in metrics.jsonl
 LOG_TAIL_LINES = 20
 POLL_SECONDS = 0.2
 TIE = 1e-9
@@ -95,6 +97,8 @@ class RunRecord:
     episodes: int
     wall_seconds: float  # the run's timed phases (rollouts, updates, evaluations), summed over resumes
     curve: list[CurvePoint] = field(default_factory=list)
+    eval_counts: dict[str, list[int]] = field(default_factory=dict)  # stage -> [successes, episodes]
+    weight_stats: dict[str, float] = field(default_factory=dict)  # CoSo: token-weight statistics, online mean
 
 
 @dataclass
@@ -111,6 +115,10 @@ class MethodRow:
     offline_std: float | None
     env_steps_mean: float | None
     wall_seconds_mean: float | None
+    gain_mean: float | None = None  # final - offline, mean over seeds
+    gain_std: float | None = None
+    pooled_ci: tuple[float, float] | None = None  # 95% Wilson interval of the final success, episodes pooled
+    pooled_episodes: int = 0
 
 
 @dataclass
@@ -169,6 +177,11 @@ def method_rows(records: Sequence[RunRecord], methods: Sequence[str], seeds: Seq
                 offline.append(value)
         final_mean, final_std = mean_std([value for _, value in scored])
         offline_mean, offline_std = mean_std(offline)
+        gains = [record.eval_success["final"] - record.eval_success["offline"] for record in found
+                 if "final" in record.eval_success and "offline" in record.eval_success]
+        gain_mean, gain_std = mean_std(gains)
+        counts = [record.eval_counts["final"] for record in found if "final" in record.eval_counts]
+        pooled = (sum(c[0] for c in counts), sum(c[1] for c in counts))
         rows.append(MethodRow(
             method=method,
             seeds=[record.seed for record, _ in scored],
@@ -180,6 +193,10 @@ def method_rows(records: Sequence[RunRecord], methods: Sequence[str], seeds: Seq
             offline_std=offline_std,
             env_steps_mean=mean_std([record.env_steps for record in found])[0],
             wall_seconds_mean=mean_std([record.wall_seconds for record in found])[0],
+            gain_mean=gain_mean,
+            gain_std=gain_std,
+            pooled_ci=wilson_interval(*pooled) if pooled[1] else None,
+            pooled_episodes=pooled[1],
         ))
     return rows
 
@@ -195,8 +212,8 @@ def stage_rows(records: Sequence[RunRecord], method: str, seeds: Sequence[int]) 
     return rows
 
 
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{100 * value:.{digits}f}"
+def _pct(value: float | None, digits: int = 1, signed: bool = False) -> str:
+    return "—" if value is None else f"{100 * value:{'+' if signed else ''}.{digits}f}"
 
 
 def ordering_statement(rows: Sequence[MethodRow]) -> list[str]:
@@ -249,11 +266,30 @@ def budget_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return budget
 
 
+def _weight_lines(weight_stats: Mapping[str, float]) -> list[str]:
+    """CoSo's counterfactual token weights in the online phase, beside the paper's statistics."""
+    if not weight_stats:
+        return []
+    return [
+        "## CoSo's token weights",
+        "",
+        "Mean over the CoSo runs' online actor updates (each update's share of action tokens):",
+        "",
+        "| statistic | this grid | CoSo paper |",
+        "|---|---|---|",
+        f"| tokens with weight > 0.8 | {_pct(weight_stats.get('share_above_0_8'))}% | < 10% |",
+        f"| tokens with weight < 0.2 | {_pct(weight_stats.get('share_below_0_2'))}% | > 80% |",
+        f"| mean weight | {weight_stats.get('mean', float('nan')):.3f} | — |",
+        "",
+    ]
+
+
 def render_markdown(*, command: str, machine: Mapping[str, Any], budget: Mapping[str, Any], budget_source: str,
                     rows: Sequence[MethodRow], stages: Sequence[StageRow], ordering: Sequence[str],
                     grid_wall_seconds: float, invocations: int, this_wall_seconds: float,
                     runs_wall_seconds: float, executed: int, reused: int,
-                    failures: Sequence[str], plot_name: str) -> str:
+                    failures: Sequence[str], plot_name: str,
+                    weight_stats: Mapping[str, float] | None = None) -> str:
     """The report's markdown."""
     lines = [
         "# Entropy ablation: DigiRL vs naive entropy vs CoSo (off2on, simulated phone)",
@@ -272,9 +308,9 @@ def render_markdown(*, command: str, machine: Mapping[str, Any], budget: Mapping
         "(fewer than 2 seeds). Online env steps and wall seconds are those of the online run alone; wall "
         "seconds are the run's timed phases (rollouts, updates, evaluation), without process start-up.",
         "",
-        "| method | final eval success | per seed (seed: final) | shared offline success | online env steps "
-        "(mean) | online wall s (mean) |",
-        "|---|---|---|---|---|---|",
+        "| method | final eval success | 95% CI (episodes pooled) | per seed (seed: final) | shared offline success "
+        "| final − offline | online env steps (mean) | online wall s (mean) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         per_seed = ", ".join(f"{seed}: {_pct(value)}" for seed, value in zip(row.seeds, row.final)) or "—"
@@ -282,8 +318,11 @@ def render_markdown(*, command: str, machine: Mapping[str, Any], budget: Mapping
             per_seed += f" (missing: {', '.join(str(seed) for seed in row.missing_seeds)})"
         steps = "—" if row.env_steps_mean is None else f"{row.env_steps_mean:.0f}"
         wall = "—" if row.wall_seconds_mean is None else f"{row.wall_seconds_mean:.1f}"
-        lines.append(f"| {row.method} | {_pct(row.final_mean)} ± {_pct(row.final_std)} | {per_seed} | "
-                     f"{_pct(row.offline_mean)} ± {_pct(row.offline_std)} | {steps} | {wall} |")
+        pooled = ("—" if row.pooled_ci is None else
+                  f"{_pct(row.pooled_ci[0])}–{_pct(row.pooled_ci[1])} ({row.pooled_episodes} episodes)")
+        lines.append(f"| {row.method} | {_pct(row.final_mean)} ± {_pct(row.final_std)} | {pooled} | {per_seed} | "
+                     f"{_pct(row.offline_mean)} ± {_pct(row.offline_std)} | "
+                     f"{_pct(row.gain_mean, signed=True)} ± {_pct(row.gain_std)} | {steps} | {wall} |")
     lines += [
         "",
         f"Total grid wall time: {grid_wall_seconds:.1f} s, summed over the {invocations} invocation(s) that "
@@ -294,6 +333,7 @@ def render_markdown(*, command: str, machine: Mapping[str, Any], budget: Mapping
         "",
         *(f"- {line}" for line in ordering),
         "",
+        *_weight_lines(weight_stats or {}),
         "## DigiRL per seed",
         "",
         "Eval success (%) at each stage: initial (untrained), after SFT, after the offline phase, after the "
@@ -320,6 +360,7 @@ def read_record(method: str, seed: int, run_dir: Path) -> RunRecord:
     summary = json.loads((run_dir / "summary.json").read_text())
     wall = summary.get("wall_seconds") or {}
     by_steps: dict[int, float] = {}
+    weights: dict[str, list[float]] = {}
     metrics = run_dir / "metrics.jsonl"
     for line in metrics.read_text().splitlines() if metrics.exists() else []:
         try:
@@ -328,7 +369,15 @@ def read_record(method: str, seed: int, run_dir: Path) -> RunRecord:
             continue  # a line cut short by a killed process
         if entry.get("phase") == "online" and entry.get("success_rate") is not None:
             by_steps[int(entry.get("env_steps", entry.get("step", 0)))] = float(entry["success_rate"])
+        if entry.get("phase") == "online":
+            for key in WEIGHT_KEYS:
+                if entry.get(f"weights/{key}") is not None:
+                    weights.setdefault(key, []).append(float(entry[f"weights/{key}"]))
     curve = [CurvePoint(i, steps, rate) for i, (steps, rate) in enumerate(sorted(by_steps.items()))]
+    episodes = int(summary.get("eval_episodes", 0) or 0)
+    eval_counts = {stage: [round(float(rate) * episodes), episodes]
+                   for stage, rate in (summary.get("eval_success_rate") or {}).items()
+                   if rate is not None and episodes}
     return RunRecord(
         method=method,
         seed=seed,
@@ -338,6 +387,8 @@ def read_record(method: str, seed: int, run_dir: Path) -> RunRecord:
         episodes=int(summary.get("episodes", 0)),
         wall_seconds=round(sum(float(v) for k, v in wall.items() if k != "total_this_process"), 2),
         curve=curve,
+        eval_counts=eval_counts,
+        weight_stats={key: sum(values) / len(values) for key, values in weights.items() if values},
     )
 
 
@@ -441,7 +492,7 @@ def build_specs(runs_dir: Path, seeds: Sequence[int], overrides: Sequence[str]) 
     path, so they start before any online run that is also ready), then per seed the three online runs that
     load it. The base lives in ``<runs_dir>/sft_base`` (``train.sft_cache_dir``), so ``--fresh`` rebuilds it."""
     overrides = [f"train.sft_cache_dir={_hydra_value(str(runs_dir / 'sft_base'))}", *overrides]
-    base_path = runs_dir / BASE.slug
+    base_path = runs_dir / BASE.slug / "seed0"
     specs = [RunSpec(BASE, 0, base_path, [f"save_path={_hydra_value(str(base_path))}", *overrides], exclusive=True)]
     for seed in seeds:
         offline_path = runs_dir / OFFLINE.slug / f"seed{seed}"
@@ -674,6 +725,13 @@ def _read_budget(specs: Sequence[RunSpec], finished: Sequence[tuple[str, int]]) 
     return budget_from_config({}), "no finished run"
 
 
+def _mean_weight_stats(records: Sequence[RunRecord]) -> dict[str, float]:
+    """The CoSo runs' token-weight statistics, averaged over runs."""
+    keys = sorted({key for record in records for key in record.weight_stats})
+    return {key: sum(r.weight_stats[key] for r in records if key in r.weight_stats)
+            / sum(1 for r in records if key in r.weight_stats) for key in keys}
+
+
 def write_report(settings: Settings, argv: Sequence[str], specs: Sequence[RunSpec], outcome: GridOutcome) -> None:
     """Aggregate the finished runs and write the md, json and png reports."""
     records = [read_record(spec.method.label, spec.seed, spec.save_path)
@@ -694,7 +752,8 @@ def write_report(settings: Settings, argv: Sequence[str], specs: Sequence[RunSpe
                                rows=rows, stages=stages, ordering=ordering, grid_wall_seconds=sum(ledger),
                                invocations=len(ledger), this_wall_seconds=outcome.wall_seconds,
                                runs_wall_seconds=runs_wall, executed=len(outcome.executed),
-                               reused=len(outcome.reused), failures=failures, plot_name=png.name)
+                               reused=len(outcome.reused), failures=failures, plot_name=png.name,
+                               weight_stats=_mean_weight_stats([r for r in records if r.method == "CoSo"]))
     raw = {
         "command": command,
         "machine": machine,

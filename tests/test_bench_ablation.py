@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from coso.stats import wilson_interval
 from tiny_run import TINY as TINY_RUN
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +37,8 @@ def record(method: str, seed: int, final: float | None, offline: float | None = 
     success = {key: value for key, value in success.items() if value is not None}
     curve = kwargs.pop("curve", [])
     return bench.RunRecord(method=method, seed=seed, eval_success=success, env_steps=kwargs.get("env_steps", 100),
-                           episodes=10, wall_seconds=kwargs.get("wall_seconds", 5.0), curve=curve)
+                           episodes=10, wall_seconds=kwargs.get("wall_seconds", 5.0), curve=curve,
+                           eval_counts=kwargs.get("eval_counts", {}))
 
 
 LABELS = ["DigiRL", "naive entropy", "CoSo"]
@@ -100,7 +103,8 @@ def test_mean_curve_aligns_by_iteration_index() -> None:
 
 
 def test_stage_rows_and_markdown() -> None:
-    records = [record("DigiRL", 0, 0.25), record("DigiRL", 1, 0.5), record("CoSo", 0, 0.75)]
+    records = [record("DigiRL", 0, 0.25, eval_counts={"final": [1, 4]}),
+               record("DigiRL", 1, 0.5, eval_counts={"final": [2, 4]}), record("CoSo", 0, 0.75)]
     stages = bench.stage_rows(records, "DigiRL", [0, 1, 2])
     assert [row.seed for row in stages] == [0, 1]
     assert stages[0].initial == 0.0 and stages[0].sft is None and stages[0].final == 0.25
@@ -114,8 +118,10 @@ def test_stage_rows_and_markdown() -> None:
                                  invocations=1, this_wall_seconds=12.0,
                                  runs_wall_seconds=10.0, executed=3, reused=0, failures=["CoSo seed 1: exit 1"],
                                  plot_name="ablation.png")
-    assert "| DigiRL | 37.5 ± 17.7 | 0: 25.0, 1: 50.0 (missing: 2) |" in text
-    assert "| naive entropy | — ± — | — (missing: 0, 1, 2) |" in text
+    low, high = wilson_interval(3, 8)
+    assert (f"| DigiRL | 37.5 ± 17.7 | {100 * low:.1f}–{100 * high:.1f} (8 episodes) | 0: 25.0, 1: 50.0 (missing: 2) "
+            "| 10.0 ± 0.0 | +27.5 ± 17.7 |") in text
+    assert "| naive entropy | — ± — | — | — (missing: 0, 1, 2) |" in text
     assert "| 0 | 0.0 | — | 10.0 | 25.0 |" in text
     assert "Scaled-down budget" in text and "sample standard deviation" in text and "CoSo seed 1: exit 1" in text
 
@@ -123,7 +129,7 @@ def test_stage_rows_and_markdown() -> None:
 def test_read_record_and_is_finished(tmp_path: Path) -> None:
     run_dir = tmp_path / "coso" / "seed3"
     run_dir.mkdir(parents=True)
-    spec = bench.build_specs(tmp_path, [3], [])[3]
+    spec = bench.build_specs(tmp_path, [3], [])[4]  # base, offline, DigiRL, naive entropy, CoSo
     assert spec.method.label == "CoSo" and spec.save_path == run_dir and not bench.is_finished(spec)
     summary = {"config_name": "coso_off2on", "seed": 3, "env_steps": 40, "episodes": 8,
                "eval_success_rate": {"initial": 0.0, "offline": 0.25, "final": 0.5},
@@ -226,7 +232,7 @@ def test_a_failed_run_skips_its_seed_and_the_rest_of_the_grid_still_reports(tmp_
     assert "FAILED  offline seed 1" in captured.out and "boom: the offline run failed" in captured.out
     assert captured.out.count("skip    ") == 3 and "4 run(s) failed" in captured.err
     text = report.read_text()
-    assert "| CoSo | 40.0 ± — | 0: 40.0 (missing: 1) |" in text and "scale_name=fake" in text
+    assert "| CoSo | 40.0 ± — | — | 0: 40.0 (missing: 1) |" in text and "scale_name=fake" in text
     assert "Ordering of the mean final eval success: CoSo (40.0%) > naive entropy (30.0%) > DigiRL (20.0%)." in text
     assert "- offline seed 1: exit code 3" in text and "- CoSo seed 1: not run: offline seed 1 failed" in text
 
