@@ -117,6 +117,10 @@ class TrainConfig:
     sft_cache_dir: str = ""
     sft_seed: int = 0
     offline_noise: float = 0.5
+    # where the offline dataset comes from when offline_data is empty: "demonstrator" (scripted expert with
+    # offline_noise) or "policy" (rollouts of the warm-started policy at agent.temperature, as DigiRL's offline
+    # data are the AutoUI-SFT policy's own trajectories)
+    offline_source: str = "demonstrator"
     offline_trajectory_critic_epochs: int = 20
     offline_critic_epochs: int = 20
     offline_actor_epochs: int = 30

@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     held_out = held_out[: args.eval_transitions]
     buffer = ReplayBuffer(10**6, [t for t in train_data if t.success])
     policy = build_models(config).policy
-    constraint = grammar_constraint(policy.tokenizer)
+    constraint = grammar_constraint(policy.tokenizer, config.env.point_decimals)
     train = config.train
     optimizer = torch.optim.AdamW(policy.parameters(), lr=train.lm_lr, betas=(0.9, train.lm_adam_beta2))
     generator = torch.Generator().manual_seed(config.seed)

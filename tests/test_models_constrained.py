@@ -99,3 +99,17 @@ def test_agent_option_turns_the_constraint_on(tokenizer) -> None:
     texts = agent.act([observation] * 6, [None] * 6)
     assert all(parse_action(text).valid for text in texts)
     assert AutoUIAgent(policy, temperature=1.0, max_new_tokens=8).constraint is None
+
+
+def test_exact_decimals_fix_how_many_digits_a_coordinate_has() -> None:
+    grammar = AutoUIGrammar(exact_decimals=2)
+    tap = format_action(Action.tap(0.62, 0.88), decimals=2)
+    assert grammar.accepts(grammar.advance(grammar.start(), tap))
+    prefix = 'Action Plan: [DUAL_POINT] ; Action Decision: "action_type": "DUAL_POINT", "touch_point": "[0.8'
+    assert grammar.advance(grammar.start(), prefix + ", ") is None  # one digit is too few
+    assert grammar.advance(grammar.start(), prefix + "88") is None  # three are too many
+    assert grammar.advance(grammar.start(), prefix + "8, ") is not None
+    closed = prefix + grammar.completion(grammar.advance(grammar.start(), prefix))
+    assert parse_action(closed).valid and '"[0.80, 0.00]"' in closed
+    home = format_action(Action(ActionType.GoHome), decimals=2)  # the -1.0 placeholder stays as it is
+    assert grammar.accepts(grammar.advance(grammar.start(), home))

@@ -12,18 +12,19 @@ from coso.env.tasks import Task
 from transformers import PreTrainedTokenizerBase
 
 from coso.models.autoui import AutoUIPolicy
-from coso.models.constrained import GrammarConstraint
+from coso.models.constrained import AutoUIGrammar, GrammarConstraint
 
 
-_CONSTRAINTS: dict[int, GrammarConstraint] = {}
+_CONSTRAINTS: dict[tuple[int, int | None], GrammarConstraint] = {}
 
 
-def grammar_constraint(tokenizer: PreTrainedTokenizerBase) -> GrammarConstraint:
-    """The grammar constraint of ``tokenizer``, built once per tokenizer object (its masks are cached)."""
-    key = id(tokenizer)
+def grammar_constraint(tokenizer: PreTrainedTokenizerBase, point_decimals: int | None = None) -> GrammarConstraint:
+    """The grammar constraint of ``tokenizer`` (coordinates with exactly ``point_decimals`` digits when given),
+    built once per tokenizer object and decimals (its masks are cached)."""
+    key = (id(tokenizer), point_decimals)
     constraint = _CONSTRAINTS.get(key)
     if constraint is None or constraint.tokenizer is not tokenizer:
-        constraint = GrammarConstraint(tokenizer)
+        constraint = GrammarConstraint(tokenizer, AutoUIGrammar(exact_decimals=point_decimals))
         _CONSTRAINTS[key] = constraint
     return constraint
 
@@ -33,9 +34,9 @@ class AutoUIAgent:
 
     def __init__(self, policy: AutoUIPolicy, *, temperature: float, max_new_tokens: int,
                  generator: torch.Generator | None = None, batch_size: int = 16,
-                 constrained: bool = False) -> None:
+                 constrained: bool = False, point_decimals: int | None = None) -> None:
         self.policy = policy
-        self.constraint = grammar_constraint(policy.tokenizer) if constrained else None
+        self.constraint = grammar_constraint(policy.tokenizer, point_decimals) if constrained else None
         self.temperature = float(temperature)
         self.max_new_tokens = int(max_new_tokens)
         self.generator = generator

@@ -8,7 +8,9 @@ writes::
 with bounded fields (at most ``max_plan`` plan entries, at most ``max_decimals`` digits after a point's
 decimal point, at most ``max_text_chars`` typed characters, no escapes), so every accepted text parses with
 ``coso.env.actions.parse_action``. A DUAL_POINT's coordinates must lie in [0, 1]; other types may also
-write the reference's ``-1.0`` placeholder.
+write the reference's ``-1.0`` placeholder. With ``exact_decimals`` every in-screen coordinate has exactly
+that many digits (the demonstrator's ``env.point_decimals``): the policy then chooses digits, never how
+many, which removes its commonest failure (``0.8`` or ``0.8888`` for ``0.88``).
 
 ``GrammarConstraint`` lifts the automaton to the tokenizer's vocabulary: for each automaton state it
 computes once which token ids keep the text inside the grammar (a token is allowed when every character
@@ -78,6 +80,7 @@ class AutoUIGrammar:
     max_plan: int = 8
     max_decimals: int = POINT_DECIMALS
     max_text_chars: int = 48
+    exact_decimals: int | None = None  # None: 1 to max_decimals digits
 
     def __post_init__(self) -> None:
         if self.max_plan < 1 or self.max_decimals < 1 or self.max_text_chars < 0:
@@ -85,6 +88,9 @@ class AutoUIGrammar:
                 f"constrained decoding: max_plan and max_decimals must be >= 1 and max_text_chars >= 0, got "
                 f"{self.max_plan}, {self.max_decimals}, {self.max_text_chars}"
             )
+        if self.exact_decimals is not None and not 1 <= self.exact_decimals <= self.max_decimals:
+            raise ConfigError(f"constrained decoding: exact_decimals={self.exact_decimals} must lie in "
+                              f"[1, {self.max_decimals}]")
 
     def start(self) -> State:
         """The state before any character."""
@@ -153,7 +159,7 @@ class AutoUIGrammar:
         if not dual and "-1.0".startswith(prefix):
             return True
         head, dot, digits = prefix[:1], prefix[1:2], prefix[2:]
-        if head not in ("0", "1") or (len(prefix) > 1 and dot != ".") or len(digits) > self.max_decimals:
+        if head not in ("0", "1") or (len(prefix) > 1 and dot != ".") or len(digits) > self._most_decimals:
             return False
         allowed = "0" if head == "1" else "0123456789"
         return all(digit in allowed for digit in digits)
@@ -167,7 +173,8 @@ class AutoUIGrammar:
         if kind == _NUMBER:
             if progress == "-1.0":
                 return not dual
-            return len(progress) >= 3 and progress[1] == "." and self._number_prefix(progress, dual)
+            least = self.exact_decimals or 1
+            return len(progress) >= 2 + least and progress[1] == "." and self._number_prefix(progress, dual)
         return False
 
     # ------------------------------------------------------------------------------------------ ends
@@ -200,17 +207,17 @@ class AutoUIGrammar:
             progress = self._initial(index, dual)[1]
         return "".join(pieces)
 
+    @property
+    def _most_decimals(self) -> int:
+        return self.exact_decimals or self.max_decimals
+
     def _close_number(self, prefix: str, dual: bool) -> str:
         """The rest of the shortest coordinate that starts with ``prefix``."""
         if prefix.startswith("-"):
             return "-1.0"[len(prefix):]
-        if prefix == "":
-            return "0.0"
-        if len(prefix) == 1:
-            return ".0"
-        if len(prefix) == 2:
-            return "0"
-        return ""
+        least = self.exact_decimals or 1
+        whole = (prefix or "0") + ("" if len(prefix) > 1 else ".")
+        return whole[len(prefix):] + "0" * max(0, 2 + least - len(whole))
 
 
 class GrammarConstraint:

@@ -57,6 +57,7 @@ from coso.training.run_logger import (
 from coso.training.trainer import Models, Trainer
 
 TRAIN_MODES = ("offline", "online", "off2on", "sft")
+OFFLINE_SOURCES = ("demonstrator", "policy")
 ALGORITHMS = ("digirl", "filteredbc", "coso")
 EVAL_SEED_BASE = 10_000_000
 ROLLOUT_SEED_BASE = 1_000_000
@@ -147,6 +148,8 @@ class TrainingRun:
                                 wandb_mode=config.logging.wandb_mode, enabled=self.is_main)
         if config.offline_data:
             read_manifest(config.offline_data)  # a wrong path fails now, not after the evaluation and SFT
+        if config.train.offline_source not in OFFLINE_SOURCES:
+            raise ConfigError(f"train.offline_source={config.train.offline_source!r} is not one of {OFFLINE_SOURCES}")
         self.train_tasks, self.eval_tasks = load_tasks(config)
         self.encoder = build_encoder(config.env)
         self.buffer = ReplayBuffer(config.train.capacity)
@@ -237,7 +240,8 @@ class TrainingRun:
         policy.eval()
         return AutoUIAgent(policy, temperature=temperature, max_new_tokens=self.config.agent.max_new_tokens,
                            generator=torch.Generator().manual_seed(self.config.seed + self.state.env_steps),
-                           constrained=self.config.agent.constrained_decoding)
+                           constrained=self.config.agent.constrained_decoding,
+                           point_decimals=self.config.env.point_decimals)
 
     def evaluate(self, name: str) -> float:
         """Success rate of the policy on the evaluation tasks (the first N, fixed seeds)."""
@@ -261,11 +265,27 @@ class TrainingRun:
     # ------------------------------------------------------------------------------------------ phases
 
     def offline_data(self) -> list[Trajectory]:
-        """The offline dataset: the given one, or demonstrator rollouts with noise (saved for reuse)."""
+        """The offline dataset: the given one, the warm-started policy's own rollouts, or demonstrator rollouts
+        with noise (saved in the run directory for reuse)."""
         if self.config.offline_data:
             return load_trajectories(self.config.offline_data)
         train = self.config.train
+        if train.offline_source == "policy":
+            return self.policy_rollouts("offline_data", train.offline_episodes, OFFLINE_SEED_BASE)
         return self.demonstrations("offline_data", train.offline_episodes, train.offline_noise, OFFLINE_SEED_BASE)
+
+    def policy_rollouts(self, name: str, episodes: int, seed_base: int) -> list[Trajectory]:
+        """Rollouts of the current policy at the rollout temperature on training tasks, saved as ``name``."""
+        cached = self.run_dir / name
+        if cached.is_dir():
+            return load_trajectories(cached)
+        rng = random.Random(self.config.seed + seed_base)
+        tasks = [rng.choice(self.train_tasks) for _ in range(episodes)]
+        trajectories, _ = self._rollout(lambda: self._model_agent(self.config.agent.temperature), tasks,
+                                        seed_base + self.config.seed)
+        if self.is_main:
+            save_trajectories(trajectories, cached, source="policy", extra={"temperature": self.config.agent.temperature})
+        return trajectories
 
     def demonstrations(self, name: str, episodes: int, noise: float, seed_base: int) -> list[Trajectory]:
         """Demonstrator rollouts on training tasks, saved in the run directory as ``name`` for reuse."""
