@@ -276,3 +276,17 @@ def test_sft_base_is_built_once_reused_by_other_runs_and_rebuilt_when_its_key_ch
     again = json.loads(execute(*compose_config("pretrain_base", TINY + [
         "train.sft_steps=3", f"train.sft_cache_dir={cache}", f"save_path={tmp_path / 'c'}"])))
     assert again["sft_base"]["built_this_run"] is False and again["sft_base"]["path"] == third["sft_base"]["path"]
+
+
+def test_offline_source_policy_collects_the_warm_started_policys_own_rollouts(tmp_path) -> None:
+    summary = run_in_process("digirl_offline", TINY + ["train.sft_steps=2", "train.offline_source=policy",
+                                                       "train.offline_episodes=3", f"save_path={tmp_path}"])
+    assert set(summary["eval_success_rate"]) == {"initial", "sft", "offline", "final"}
+    manifest = json.loads((tmp_path / "offline_data" / "manifest.json").read_text())
+    assert manifest["created"]["source"] == "policy" and manifest["num_trajectories"] == 3
+
+
+def test_unknown_offline_source_is_one_clear_line(tmp_path) -> None:
+    result = run_script(["--config-name", "digirl_offline", *TINY, "train.offline_source=expert",
+                         f"save_path={tmp_path}"])
+    assert result.returncode == 2 and "train.offline_source" in result.stderr and "Traceback" not in result.stderr
