@@ -628,6 +628,7 @@ class Settings:
     overrides: list[str]
     fresh: bool
     report: Path
+    report_only: bool = False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -659,6 +660,8 @@ def parse_args(argv: Sequence[str]) -> Settings:
                         help="a Hydra override appended to every run (repeatable)")
     parser.add_argument("--fresh", action="store_true", help="delete the runs dir first")
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="the markdown report (.md)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="launch nothing: report the runs that have finished, list the others as not run")
     args = parser.parse_args(list(argv))
     if not re.fullmatch(r"\d+", args.jobs) or int(args.jobs) < 1:
         raise UsageError(f"--jobs takes a positive integer, got {args.jobs!r}")
@@ -671,7 +674,8 @@ def parse_args(argv: Sequence[str]) -> Settings:
     if args.report.suffix != ".md":
         raise UsageError(f"--report must name a .md file, got {str(args.report)!r}")
     return Settings(seeds=_parse_seeds(args.seeds), jobs=int(args.jobs), runs_dir=args.runs_dir.resolve(),
-                    overrides=list(args.override), fresh=args.fresh, report=args.report.resolve())
+                    overrides=list(args.override), fresh=args.fresh, report=args.report.resolve(),
+                    report_only=args.report_only)
 
 
 def remove_runs_dir(runs_dir: Path) -> None:
@@ -776,6 +780,18 @@ def write_report(settings: Settings, argv: Sequence[str], specs: Sequence[RunSpe
     atomic_write_text(settings.report, markdown)
 
 
+def finished_outcome(specs: Sequence[RunSpec]) -> GridOutcome:
+    """--report-only: the finished runs as reused, every other run as not run (nothing is launched)."""
+    outcome = GridOutcome()
+    for spec in specs:
+        if is_finished(spec):
+            outcome.finished.append(spec.key)
+            outcome.reused.append(spec.key)
+        else:
+            outcome.failed[spec.key] = "not run or not finished when this report was written (--report-only)"
+    return outcome
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the grid and write the report; 0 when every run finished, 1 when one failed, 2 on bad arguments."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -790,6 +806,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"ablation grid: seeds {' '.join(map(str, settings.seeds))}, {len(specs)} runs, --jobs {settings.jobs}, "
           f"runs in {settings.runs_dir}", flush=True)
+    if settings.report_only:
+        outcome = finished_outcome(specs)
+        write_report(settings, argv, specs, outcome)
+        print(f"report: {settings.report} (+ .json, .png); {len(outcome.finished)}/{len(specs)} runs finished "
+              "(nothing launched)", flush=True)
+        return 0
     try:
         outcome = run_grid(specs, settings.jobs, lambda line: print(line, flush=True))
     except KeyboardInterrupt:

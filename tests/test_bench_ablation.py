@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -241,3 +242,19 @@ def test_a_failed_run_skips_its_seed_and_the_rest_of_the_grid_still_reports(tmp_
     assert "launched with other arguments" in capsys.readouterr().err
     assert bench.main([*argv, "--fresh", "--override", "train.online_iterations=5"]) == 1
     assert "train.online_iterations=5" in (tmp_path / "runs" / "offline" / "seed0.args.json").read_text()
+
+
+def test_report_only_launches_nothing_and_lists_unfinished_runs(tmp_path: Path, monkeypatch, capsys) -> None:
+    script = tmp_path / "fake_run.py"
+    script.write_text(FAKE_RUN)
+    monkeypatch.setattr(bench, "RUN_SCRIPT", script)
+    runs, report = tmp_path / "runs", tmp_path / "ablation.md"
+    assert bench.main(["--seeds", "0", "--runs-dir", str(runs), "--report", str(report)]) == 0
+    shutil.rmtree(runs / "coso" / "seed0")  # as if the CoSo run had not finished yet
+    capsys.readouterr()
+    assert bench.main(["--seeds", "0", "--runs-dir", str(runs), "--report", str(report), "--report-only"]) == 0
+    out = capsys.readouterr().out
+    assert "start   " not in out and "4/5 runs finished (nothing launched)" in out
+    assert not (runs / "coso" / "seed0").exists()
+    text = report.read_text()
+    assert "| DigiRL | 20.0 ± — |" in text and "- CoSo seed 0: not run or not finished" in text
