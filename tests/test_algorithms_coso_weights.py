@@ -118,7 +118,11 @@ def test_window_two_hand_computed() -> None:
 def test_window_is_cut_at_the_end_and_never_touches_padding() -> None:
     ids, mask = _one([3, 3, 7, 5, 9, 9], [1, 1, 1, 1, 0, 0])  # windows of 4 leave p = [0, 0, 0, 0.2]
     weights = counterfactual_token_weights(ids, mask, torch.tensor([1]), value_model, null_token_id=NULL_ID)
-    assert torch.allclose(weights, torch.tensor([[1.0, 1.0, 1.0, 0.0, 0.0, 0.0]]))
+    # effects [0.3, 0.3, 0.3, 0.1]; the padding's 0 is the row's minimum (the release's whole-row min-max)
+    assert torch.allclose(weights, torch.tensor([[1.0, 1.0, 1.0, math.sqrt(1 / 3), 0.0, 0.0]]))
+    content_minmax = counterfactual_token_weights(ids, mask, torch.tensor([1]), value_model, null_token_id=NULL_ID,
+                                                  normalisation="content_minmax")
+    assert torch.allclose(content_minmax, torch.tensor([[1.0, 1.0, 1.0, 0.0, 0.0, 0.0]]))
 
 
 def test_zero_mask_tokens_get_zero_and_leave_the_normalisation() -> None:
@@ -258,7 +262,7 @@ def test_the_model_never_sees_rows_whose_weight_is_forced() -> None:
     targets = torch.tensor([3, -1, 5, 3, 0])
     recording = RecordingModel(TinyTypeClassifier())
     weights = counterfactual_token_weights(ids, mask, targets, recording, null_token_id=NULL_ID, window=2,
-                                           zero_mask=zero, valid=valid)
+                                           zero_mask=zero, valid=valid, normalisation="content_minmax")
     seen = torch.cat([call_ids for call_ids, _ in recording.inputs])
     assert len(recording.inputs) == 1 and seen.shape == (1 + 5, 8)  # row 0's original and its 5 content windows
     assert not bool(torch.isin(seen, torch.tensor([invalid_poison, single_poison])).any())
@@ -267,6 +271,17 @@ def test_the_model_never_sees_rows_whose_weight_is_forced() -> None:
     assert not bool(weights[1].any()) and not bool(weights[4].any())
     assert weights[2].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     assert torch.equal(weights[0], weights[3]) and float(weights[0].max()) == 1.0
+    loop = counterfactual_token_weights_loop(ids, mask, targets, TinyTypeClassifier(), null_token_id=NULL_ID,
+                                             window=2, zero_mask=zero, valid=valid, normalisation="content_minmax")
+    assert float((weights - loop).abs().max()) <= 1e-6
+    # the release's rule: a single content token's weight depends on its effect, so the model sees that row too
+    recording = RecordingModel(TinyTypeClassifier())
+    weights = counterfactual_token_weights(ids, mask, targets, recording, null_token_id=NULL_ID, window=2,
+                                           zero_mask=zero, valid=valid)
+    seen = torch.cat([call_ids for call_ids, _ in recording.inputs])
+    assert seen.shape == (1 + 5 + 1 + 1, 8) and bool((seen == single_poison).any())
+    assert not bool((seen == invalid_poison).any())
+    assert not bool(weights[1].any()) and not bool(weights[4].any())
     loop = counterfactual_token_weights_loop(ids, mask, targets, TinyTypeClassifier(), null_token_id=NULL_ID,
                                              window=2, zero_mask=zero, valid=valid)
     assert float((weights - loop).abs().max()) <= 1e-6
@@ -328,14 +343,19 @@ def test_empty_batches_give_empty_weights() -> None:
                                                  null_token_id=NULL_ID).shape == shape
 
 
-def test_flat_effects_give_weight_one_to_every_content_token() -> None:
+def test_content_minmax_gives_flat_rows_weight_one_on_every_content_token() -> None:
     ids = torch.tensor([[4, 4, 4, 9], [7, 1, 1, 1]])
     mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0]])
     zero = torch.tensor([[False, True, False, False], [False, False, False, False]])
     weights = counterfactual_token_weights(ids, mask, torch.tensor([2, 1]), constant_model,
-                                           null_token_id=NULL_ID, zero_mask=zero)
+                                           null_token_id=NULL_ID, zero_mask=zero, normalisation="content_minmax")
     assert weights.tolist() == [[1.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]]  # row 2: one content token
-    assert normalise_effects(torch.zeros(1, 3), torch.tensor([[True, True, False]])).tolist() == [[1.0, 1.0, 0.0]]
+    content = torch.tensor([[True, True, False]])
+    assert normalise_effects(torch.zeros(1, 3), content, normalisation="content_minmax").tolist() == [[1.0, 1.0, 0.0]]
+    # the release's rule gives a saturated model's (all-zero) rows no weight at all
+    assert not bool(counterfactual_token_weights(ids, mask, torch.tensor([2, 1]), constant_model,
+                                                 null_token_id=NULL_ID, zero_mask=zero).any())
+    assert normalise_effects(torch.zeros(1, 3), content).tolist() == [[0.0, 0.0, 0.0]]
 
 
 def test_never_nan_and_never_differentiable() -> None:
@@ -497,7 +517,8 @@ def test_registry_estimators_on_tokenised_actions() -> None:
         weights = token_weights(name, ids, mask, targets, resources, zero_mask=zero)
         content = mask.bool() & ~zero if name != "uniform" else mask.bool()
         stats = weight_statistics(weights, content)
-        assert stats["sequence_max_min"] == 1.0, name  # min-max normalisation: every sequence reaches 1
+        # min-max normalisation: every sequence reaches 1 (the release's 1e-10 guard leaves it a hair below)
+        assert stats["sequence_max_min"] == pytest.approx(1.0, abs=1e-6), name
         assert not bool(weights[~mask.bool()].any()), name
 
 

@@ -2,6 +2,7 @@
 
 from coso.algorithms.coso import (
     ENTROPY_REDUCTIONS,
+    EFFECT_NORMALISATIONS,
     TOKEN_WEIGHT_ESTIMATORS,
     WeightResources,
     causal_entropy,
@@ -40,6 +41,7 @@ __all__ = [
     "ENTROPY_REDUCTIONS",
     "NO_PROB_CLAMP",
     "STEP_ADVANTAGE_FORMS",
+    "EFFECT_NORMALISATIONS",
     "TOKEN_WEIGHT_ESTIMATORS",
     "WeightResources",
     "actor_loss",

@@ -31,8 +31,10 @@ DecodeFn = Callable[[list[int]], str]
 ActionDistanceFn = Callable[[Action, ParsedAction], float]
 
 REFERENCE_WINDOW = 4
-# Per-sequence effect ranges at or below this are "all effects equal" (float32 probabilities carry ~1e-7 noise).
+# content_minmax: per-sequence effect ranges at or below this are "all effects equal" (float32 noise is ~1e-7).
 FLAT_TOLERANCE = 1e-6
+# The release's guard in its min-max denominator: (e - min) / (max - min + 1e-10).
+RELEASE_EPSILON = 1e-10
 # Rows per causal-model call that ran fastest for the reference-size model on CPU (bench_causal_weights.py).
 CPU_CHUNK_SIZE = 32
 
@@ -96,23 +98,8 @@ def _perturbed_rows(
     return ids, masks
 
 
-def normalise_effects(
-    effects: torch.Tensor,
-    content: torch.Tensor,
-    *,
-    sqrt: bool = True,
-    flat_tolerance: float = FLAT_TOLERANCE,
-) -> torch.Tensor:
-    """Per-row min-max over the content tokens, then optionally a square root; a flat row gets 1, the rest 0.
-
-    A row whose effects are all equal (range <= flat_tolerance, e.g. a single content token) has every token at
-    its maximum, so each gets weight 1: the "each sequence's maximum weight is 1" rule still holds and the
-    sequence falls back to naive (uniform) entropy instead of losing its exploration bonus.
-    """
-    effects = effects.double()
-    content = content.bool()
-    if effects.numel() == 0:
-        return torch.zeros(effects.shape, dtype=torch.float32, device=effects.device)
+def _content_minmax(effects: torch.Tensor, content: torch.Tensor, sqrt: bool, flat_tolerance: float) -> torch.Tensor:
+    """Min-max over each row's content tokens (a flat row gets 1), optional sqrt; float64, 0 off the content."""
     high = torch.where(content, effects, torch.full_like(effects, -math.inf)).max(dim=-1, keepdim=True).values
     low = torch.where(content, effects, torch.full_like(effects, math.inf)).min(dim=-1, keepdim=True).values
     has_content = content.any(dim=-1, keepdim=True)
@@ -122,7 +109,56 @@ def normalise_effects(
     scaled = (effects - low) / torch.where(flat, torch.ones_like(span), span)
     scaled = torch.where(flat, torch.ones_like(scaled), scaled.clamp(0.0, 1.0))
     weights = scaled.sqrt() if sqrt else scaled
-    return torch.where(content, weights, torch.zeros_like(weights)).float()
+    return torch.where(content, weights, torch.zeros_like(weights))
+
+
+def _release_minmax(effects: torch.Tensor, content: torch.Tensor, sqrt: bool, flat_tolerance: float) -> torch.Tensor:
+    """CoSo's release: (e - min) / (max - min + 1e-10) over the whole row (non-content effects 0), optional sqrt."""
+    row = torch.where(content, effects, torch.zeros_like(effects))
+    low = row.min(dim=-1, keepdim=True).values
+    high = row.max(dim=-1, keepdim=True).values
+    scaled = (row - low) / (high - low + RELEASE_EPSILON)
+    weights = scaled.sqrt() if sqrt else scaled
+    return torch.where(content, weights, torch.zeros_like(weights))  # a no-op while effects are >= 0
+
+
+# How per-position effects become weights: the name a caller passes as ``normalisation``.
+EFFECT_NORMALISATIONS: dict[str, Callable[[torch.Tensor, torch.Tensor, bool, float], torch.Tensor]] = {
+    "release": _release_minmax,  # CoSo's released code, exactly
+    "content_minmax": _content_minmax,  # min-max over content tokens only, flat rows get 1
+}
+
+
+def _check_normalisation(normalisation: str) -> None:
+    if normalisation not in EFFECT_NORMALISATIONS:
+        raise ConfigError(
+            f"unknown effect normalisation {normalisation!r}; choose one of {sorted(EFFECT_NORMALISATIONS)} "
+            "('release' is CoSo's code)"
+        )
+
+
+def normalise_effects(
+    effects: torch.Tensor,
+    content: torch.Tensor,
+    *,
+    normalisation: str = "release",
+    sqrt: bool = True,
+    flat_tolerance: float = FLAT_TOLERANCE,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Per-row normalisation of effects [B, L] into weights (0 off the content), computed in float64.
+
+    ``release`` (CoSo's code): effects outside the content count as 0, then (e - min) / (max - min + 1e-10) over
+    the whole row and a square root; a row holding any non-content position (EOS, padding) gives sqrt(e / (max +
+    1e-10)), an all-zero row gives 0. ``content_minmax``: min-max over the content tokens only; a row whose
+    effects are all equal (range <= flat_tolerance, e.g. a single content token) gets 1 on every content token.
+    """
+    _check_normalisation(normalisation)
+    effects = effects.double()
+    content = content.bool()
+    if effects.numel() == 0:
+        return torch.zeros(effects.shape, dtype=dtype, device=effects.device)
+    return EFFECT_NORMALISATIONS[normalisation](effects, content, sqrt, flat_tolerance).to(dtype)
 
 
 def _target_probabilities(probs: torch.Tensor, targets: torch.Tensor, rows: int) -> torch.Tensor:
@@ -217,38 +253,42 @@ def counterfactual_token_weights(
     valid: torch.Tensor | None = None,
     chunk_size: int | None = None,
     flat_tolerance: float = FLAT_TOLERANCE,
+    normalisation: str = "release",
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Causal weights [B, L]: |P(type | y) - P(type | y with a window nullified)| per start position, normalised.
 
-    Only the model inputs whose effect reaches the output are evaluated: the original and one perturbed copy
-    per content token of each valid row with two or more content tokens (zero-masked and padded positions,
-    invalid rows and single-content rows, whose weight is 1 whatever its effect, are never sent to the model),
-    and identical inputs (repeated actions) once. They go through ``type_probabilities_fn`` in one call, or,
+    ``normalisation`` (EFFECT_NORMALISATIONS, see normalise_effects) is "release" (CoSo's code) by default and is
+    taken over the whole row of length L as given. Only the model inputs whose effect reaches the output are
+    evaluated: the original and one perturbed copy per content token of each valid row (zero-masked and padded
+    positions and invalid rows are never sent to the model; under "content_minmax" neither are single-content
+    rows, whose weight is 1 whatever its effect), and identical inputs (repeated actions) once. They go through ``type_probabilities_fn`` in one call, or,
     with ``chunk_size`` (CPU_CHUNK_SIZE is fast on CPU), sorted by length in calls of at most ``chunk_size``
     rows, each trimmed to the last attended column of its longest row. Trimming padding never changes the
     result of a model that ignores masked positions; the weights equal counterfactual_token_weights_loop's.
     """
     batch = _prepare_batch(token_ids, attention_mask, zero_mask, valid, window)
+    _check_normalisation(normalisation)
     if chunk_size is not None and chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1 rows or None (one call), got {chunk_size}")
     targets = _check_targets(target_types, batch)
     batch_size, length = batch.token_ids.shape
     device = batch.token_ids.device
-    weights = torch.zeros(batch_size, length, dtype=torch.float32, device=device)
+    effects = torch.zeros(batch_size, length, dtype=torch.float64, device=device)
     attended_columns = batch.attention.any(dim=0).nonzero()
     if attended_columns.numel() == 0:
-        return weights
+        return torch.zeros(batch_size, length, dtype=dtype, device=device)
     width = int(attended_columns.max()) + 1
     ids, attention, content = batch.token_ids[:, :width], batch.attention[:, :width], batch.content[:, :width]
-    # a row with one content token is flat (weight 1) whatever its effect: its model calls are skipped
-    evaluated = content & (content.sum(dim=-1, keepdim=True) >= 2)
-    effects = torch.zeros(batch_size, width, dtype=torch.float64, device=device)
+    evaluated = content
+    if normalisation == "content_minmax":  # a single content token is flat (weight 1) whatever its effect
+        evaluated = content & (content.sum(dim=-1, keepdim=True) >= 2)
     if bool(evaluated.any()):
-        effects = _window_effects(
+        effects[:, :width] = _window_effects(
             ids, attention, evaluated, targets, type_probabilities_fn, window, null_token_id, chunk_size
         )
-    weights[:, :width] = normalise_effects(effects, content, sqrt=sqrt, flat_tolerance=flat_tolerance)
-    return weights
+    return normalise_effects(effects, batch.content, normalisation=normalisation, sqrt=sqrt,
+                             flat_tolerance=flat_tolerance, dtype=dtype)
 
 
 def _window_effects(
@@ -295,9 +335,12 @@ def counterfactual_token_weights_loop(
     sqrt: bool = True,
     valid: torch.Tensor | None = None,
     flat_tolerance: float = FLAT_TOLERANCE,
+    normalisation: str = "release",
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """The same weights by the literal algorithm, one sequence and one position per model call (the reference)."""
     batch = _prepare_batch(token_ids, attention_mask, zero_mask, valid, window)
+    _check_normalisation(normalisation)
     targets = _check_targets(target_types, batch)
     batch_size, length = batch.token_ids.shape
     effects = torch.zeros(batch_size, length, dtype=torch.float64, device=batch.token_ids.device)
@@ -317,7 +360,8 @@ def counterfactual_token_weights_loop(
                     perturbed[0, column] = null_token_id
             changed = _target_probabilities(type_probabilities_fn(perturbed, sequence_mask), target, 1)[0]
             effects[row, position] = (original - changed).abs()
-    return normalise_effects(effects, batch.content, sqrt=sqrt, flat_tolerance=flat_tolerance)
+    return normalise_effects(effects, batch.content, normalisation=normalisation, sqrt=sqrt,
+                             flat_tolerance=flat_tolerance, dtype=dtype)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -378,13 +422,15 @@ def exact_parser_token_weights(
     valid: torch.Tensor | None = None,
     distance_fn: ActionDistanceFn = parsed_action_distance,
     flat_tolerance: float = FLAT_TOLERANCE,
+    normalisation: str = "release",
 ) -> torch.Tensor:
     """Causal weights [B, L] from the real parser: distance(parse(y), parse(y with a window nullified)), normalised.
 
     No learned model: it measures the effect on the whole executed action, not only its type (slow, exact).
-    A row whose own text does not parse is treated as invalid (zeros).
+    A row whose own text does not parse is treated as invalid (zeros). Normalised like the reference estimator.
     """
     batch = _prepare_batch(token_ids, attention_mask, zero_mask, valid, window)
+    _check_normalisation(normalisation)
     batch_size, length = batch.token_ids.shape
     decoded_cache: dict[tuple[int, ...], ParsedAction] = {}
 
@@ -408,7 +454,7 @@ def exact_parser_token_weights(
         perturbed, masks = _perturbed_rows(batch.token_ids, batch.attention, rows, positions, window, null_token_id)
         for index, position in enumerate(positions.tolist()):
             effects[row, position] = distance_fn(observed, parse_ids(perturbed[index], masks[index]))
-    return normalise_effects(effects, content, sqrt=sqrt, flat_tolerance=flat_tolerance)
+    return normalise_effects(effects, content, normalisation=normalisation, sqrt=sqrt, flat_tolerance=flat_tolerance)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -470,7 +516,7 @@ class WeightResources:
 TokenWeightEstimator = Callable[..., torch.Tensor]
 
 
-def _model_estimator(window: int, sqrt: bool) -> TokenWeightEstimator:
+def _model_estimator(window: int, sqrt: bool, normalisation: str = "release") -> TokenWeightEstimator:
     def estimate(
         token_ids: torch.Tensor,
         attention_mask: torch.Tensor,
@@ -483,7 +529,7 @@ def _model_estimator(window: int, sqrt: bool) -> TokenWeightEstimator:
         return counterfactual_token_weights(
             token_ids, attention_mask, target_types, resources.type_probabilities_fn,
             null_token_id=resources.null_token_id, window=window, zero_mask=zero_mask, sqrt=sqrt, valid=valid,
-            chunk_size=resources.chunk_size,
+            chunk_size=resources.chunk_size, normalisation=normalisation,
         )
 
     return estimate
@@ -517,7 +563,9 @@ def _uniform_estimator(
 
 
 TOKEN_WEIGHT_ESTIMATORS: dict[str, TokenWeightEstimator] = {
-    "reference": _model_estimator(window=REFERENCE_WINDOW, sqrt=True),  # CoSo's code
+    "reference": _model_estimator(window=REFERENCE_WINDOW, sqrt=True),  # CoSo's code, exactly
+    # min-max over content tokens only, flat rows 1 (this project's rule before it matched the release)
+    "content_minmax": _model_estimator(window=REFERENCE_WINDOW, sqrt=True, normalisation="content_minmax"),
     "window1": _model_estimator(window=1, sqrt=True),  # the paper's one-token intervention
     "no_sqrt": _model_estimator(window=REFERENCE_WINDOW, sqrt=False),  # min-max only
     "exact_parser": _exact_parser_estimator,  # the real parser on decoded text, whole-action distance
@@ -567,9 +615,16 @@ def _summed_entropy(weighted: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return weighted.sum(dim=-1)
 
 
+def _release_broadcast_entropy(weighted: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """sum_t w_t H_t times the batch mean of 1 / sum_t mask_t: what the release's [B] / [B, 1] division averages to."""
+    reciprocal_lengths = 1.0 / mask.sum(dim=-1).clamp(min=1).to(weighted.dtype)
+    return weighted.sum(dim=-1) * reciprocal_lengths.mean()
+
+
 ENTROPY_REDUCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "token_mean": _token_mean_entropy,
     "sum": _summed_entropy,
+    "release_broadcast": _release_broadcast_entropy,
 }
 
 
