@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -175,13 +174,88 @@ def format_action(action: Action, plan: Sequence[str | ActionType] | None = None
 
 
 _DECISION_MARKER = "Action Decision:"
-_PLAN_RE = re.compile(r"Action Plan:\s*\[([^\]]*)\]")
-_TYPE_RE = re.compile(r'"action_type"\s*:\s*"([^"]*)"')
-_POINT_RE = {
-    "touch_point": re.compile(r'"touch_point"\s*:\s*"\[([^\]]*)\]"'),
-    "lift_point": re.compile(r'"lift_point"\s*:\s*"\[([^\]]*)\]"'),
+# The longest text the parser reads. AutoUI writes at most 128 new tokens (``agent.max_new_tokens``), and no
+# token of a T5 or of the built-in tokenizer decodes to more than ~16 characters: a real action is under 2,048
+# characters (a formatted one is ~170 plus its typed text). Four times that leaves room for long typed text;
+# anything longer is not an action a policy wrote (a corrupt dataset row, an imported file) and is rejected
+# with a reason instead of costing time in every later step that reads it.
+MAX_ACTION_CHARS = 8192
+_JSON_DECODER = json.JSONDecoder()
+
+
+@dataclass(frozen=True)
+class _Field:
+    """A ``key [\\s*:]\\s* opening body closing suffix`` pattern whose body holds no ``closing`` character."""
+
+    key: str
+    colon: bool
+    opening: str
+    closing: str
+    suffix: str = ""
+
+
+# The fields of the grammar; each is found by _find_field in time linear in the text (no regex backtracking).
+_PLAN_FIELD = _Field("Action Plan:", colon=False, opening="[", closing="]")
+_TYPE_FIELD = _Field('"action_type"', colon=True, opening='"', closing='"')
+_POINT_FIELDS = {
+    "touch_point": _Field('"touch_point"', colon=True, opening='"[', closing="]", suffix='"'),
+    "lift_point": _Field('"lift_point"', colon=True, opening='"[', closing="]", suffix='"'),
 }
-_TEXT_RE = re.compile(r'"typed_text"\s*:\s*("(?:[^"\\]|\\.)*")', re.DOTALL)
+_TEXT_KEY = '"typed_text"'
+
+
+def _skip_space(text: str, position: int) -> int:
+    """The first position at or after ``position`` that is not whitespace."""
+    while position < len(text) and text[position].isspace():
+        position += 1
+    return position
+
+
+def _value_start(text: str, key_end: int, colon: bool) -> int:
+    """Where a field's value starts after its key (optional spaces, the colon, spaces), or -1 if it is not there."""
+    position = _skip_space(text, key_end) if colon else key_end
+    if colon:
+        if not text.startswith(":", position):
+            return -1
+        position += 1
+    return _skip_space(text, position)
+
+
+def _find_field(text: str, field_: _Field) -> str | None:
+    """The body of the first occurrence of ``field_`` in ``text``, or None: what a regex search finds, in linear time.
+
+    Every occurrence of the key is tried in order, as a regex search would; the closing character found for one
+    occurrence is reused for the next while it still lies ahead, and when none is left no later occurrence can
+    match, so each character is scanned a bounded number of times.
+    """
+    close_at = -1
+    start = text.find(field_.key)
+    while start >= 0:
+        position = _value_start(text, start + len(field_.key), field_.colon)
+        if position >= 0 and text.startswith(field_.opening, position):
+            body_start = position + len(field_.opening)
+            if close_at < body_start:
+                close_at = text.find(field_.closing, body_start)
+                if close_at < 0:
+                    return None
+            if text.startswith(field_.suffix, close_at + len(field_.closing)):
+                return text[body_start:close_at]
+        start = text.find(field_.key, start + 1)
+    return None
+
+
+def _find_typed_text(text: str) -> tuple[str | None, str]:
+    """The decoded ``"typed_text": "..."`` string literal, or None and why; JSON's decoder scans it once."""
+    start = text.find(_TEXT_KEY)
+    while start >= 0:
+        position = _value_start(text, start + len(_TEXT_KEY), colon=True)
+        if position >= 0 and text.startswith('"', position):
+            try:
+                return _JSON_DECODER.raw_decode(text, position)[0], ""
+            except ValueError as error:
+                return None, f"typed_text is not a valid string literal: {error}"
+        start = text.find(_TEXT_KEY, start + 1)
+    return None, "TYPE without a \"typed_text\" string"
 
 
 def _parse_point(body: str) -> tuple[float, float] | str:
@@ -211,40 +285,41 @@ def parse_action(text: str) -> ParsedAction:
 def _parse_action(text: str) -> ParsedAction:
     if not isinstance(text, str):
         return ParsedAction(None, f"expected text, got {type(text).__name__}")
-    plan_match = _PLAN_RE.search(text)
-    plan = tuple(p.strip() for p in plan_match.group(1).split(",") if p.strip()) if plan_match else ()
+    if len(text) > MAX_ACTION_CHARS:
+        return ParsedAction(
+            None, f"the text is {len(text)} characters, longer than any action a policy writes "
+                  f"(at most {MAX_ACTION_CHARS}, coso.env.actions.MAX_ACTION_CHARS)"
+        )
+    plan_body = _find_field(text, _PLAN_FIELD)
+    plan = tuple(p.strip() for p in plan_body.split(",") if p.strip()) if plan_body is not None else ()
     marker = text.find(_DECISION_MARKER)
     if marker < 0:
         return ParsedAction(None, "no 'Action Decision:' in the text", plan)
     decision = text[marker + len(_DECISION_MARKER):]
-    type_match = _TYPE_RE.search(decision)
-    if type_match is None:
+    type_name = _find_field(decision, _TYPE_FIELD)
+    if type_name is None:
         return ParsedAction(None, "no \"action_type\" field", plan)
-    action_type = ActionType.from_autoui(type_match.group(1))
+    action_type = ActionType.from_autoui(type_name)
     if action_type is None:
-        return ParsedAction(None, f"unknown action_type {type_match.group(1)!r}", plan)
+        return ParsedAction(None, f"unknown action_type {type_name!r}", plan)
     if action_type == ActionType.DualPoint:
         points = {}
-        for name, pattern in _POINT_RE.items():
-            match = pattern.search(decision)
-            if match is None:
+        for name, point_field in _POINT_FIELDS.items():
+            body = _find_field(decision, point_field)
+            if body is None:
                 if name == "lift_point" and "touch_point" in points:
                     points[name] = points["touch_point"]
                     continue
                 return ParsedAction(None, f"DUAL_POINT without a {name}", plan)
-            point = _parse_point(match.group(1))
+            point = _parse_point(body)
             if isinstance(point, str):
                 return ParsedAction(None, f"{name}: {point}", plan)
             points[name] = point
         return ParsedAction(Action(action_type, points["touch_point"], points["lift_point"]), "", plan)
     if action_type == ActionType.Type:
-        text_match = _TEXT_RE.search(decision)
-        if text_match is None:
-            return ParsedAction(None, "TYPE without a \"typed_text\" string", plan)
-        try:
-            typed = json.loads(text_match.group(1))
-        except ValueError as error:
-            return ParsedAction(None, f"typed_text is not a valid string literal: {error}", plan)
+        typed, reason = _find_typed_text(decision)
+        if typed is None:
+            return ParsedAction(None, reason, plan)
         return ParsedAction(Action.type_text(typed), "", plan)
     return ParsedAction(Action(action_type), "", plan)
 
