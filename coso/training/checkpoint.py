@@ -14,7 +14,7 @@ import random
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -43,22 +43,32 @@ class TrainingState:
     wall_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def capture_rng_state() -> dict[str, Any]:
-    """Python, numpy and torch RNG states as JSON-friendly values."""
+def capture_rng_state(generators: Mapping[str, torch.Generator] | None = None) -> dict[str, Any]:
+    """Python, numpy, torch (CPU and CUDA) and the named generators' RNG states as JSON-friendly values."""
     py_state = random.getstate()
-    return {
+    state: dict[str, Any] = {
         "python": [py_state[0], list(py_state[1]), py_state[2]],
         "numpy": _jsonable(np.random.get_state(legacy=False)),
         "torch": torch.get_rng_state().tolist(),
+        "generators": {name: generator.get_state().tolist() for name, generator in (generators or {}).items()},
     }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = [device_state.tolist() for device_state in torch.cuda.get_rng_state_all()]
+    return state
 
 
-def restore_rng_state(state: dict[str, Any]) -> None:
-    """Undo ``capture_rng_state``."""
+def restore_rng_state(state: dict[str, Any], generators: Mapping[str, torch.Generator] | None = None) -> None:
+    """Undo ``capture_rng_state``; call it last, after everything that may draw (building models, optimisers)."""
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     np.random.set_state(state["numpy"])
     torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([torch.tensor(device_state, dtype=torch.uint8) for device_state in state["cuda"]])
+    saved = state.get("generators", {})
+    for name, generator in (generators or {}).items():
+        if name in saved:
+            generator.set_state(torch.tensor(saved[name], dtype=torch.uint8))
 
 
 def _jsonable(value: Any) -> Any:
@@ -84,8 +94,9 @@ def has_checkpoint(save_path: Path) -> bool:
     return (target / STATE_FILE).exists() or (target.with_name(f".{CHECKPOINT_DIRNAME}.old") / STATE_FILE).exists()
 
 
-def write_checkpoint(save_path: Path, state: TrainingState, writers: dict[str, Callable[[Path], None]]) -> Path:
-    """Write a checkpoint atomically; each writer fills its own sub-path of the new directory."""
+def write_checkpoint(save_path: Path, state: TrainingState, writers: dict[str, Callable[[Path], None]],
+                     generators: Mapping[str, torch.Generator] | None = None) -> Path:
+    """Write a checkpoint atomically; each writer fills its own sub-path; ``generators`` join the RNG state."""
     save_path = Path(save_path)
     target = checkpoint_dir(save_path)
     temporary = save_path / f".{CHECKPOINT_DIRNAME}.tmp"
@@ -96,7 +107,7 @@ def write_checkpoint(save_path: Path, state: TrainingState, writers: dict[str, C
     for name, writer in writers.items():
         writer(temporary / name)
     document = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "state": asdict(state),
-                "rng": capture_rng_state()}
+                "rng": capture_rng_state(generators)}
     (temporary / STATE_FILE).write_text(json.dumps(document))
     _fsync_tree(temporary)
     if previous.exists():

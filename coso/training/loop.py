@@ -162,6 +162,8 @@ class TrainingRun:
         self.trainer.on_actor_batch = self.heatmaps.observe
         if self.resumed:
             self._restore_optimizers()
+            # last: building and loading the models and optimisers may draw from the RNGs (bit-exact resume)
+            restore_rng_state(self._rng_state, {"batches": self.generator})
         self._pool = None
 
     # ------------------------------------------------------------------------------------------ setup
@@ -177,11 +179,12 @@ class TrainingRun:
             self.state = state
             self.timer = PhaseTimer(self.state.wall_seconds)
             self.buffer = ReplayBuffer.load(path / "buffer", capacity=self.config.train.capacity)
-            restore_rng_state(rng)
+            self._rng_state = rng  # restored at the end of __init__, once nothing else draws
             self.resumed = True
             self._checkpoint_path = path
             self._truncate_metrics(state.metrics_lines)
             return load_models(path / "models")
+        self._discard_stale_metrics()
         if self.config.load_path:
             state, _, path = read_checkpoint(Path(self.config.load_path), required=("models",))
             self.state.causal_calls = state.causal_calls  # a DigiRL checkpoint's causal model is untrained
@@ -205,6 +208,12 @@ class TrainingRun:
         if self.is_main and path.exists():
             kept = path.read_text().splitlines()[:lines]
             atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+    def _discard_stale_metrics(self) -> None:
+        """A fresh start owns metrics.jsonl: drop lines of a run killed before its first checkpoint."""
+        path = self.run_dir / "metrics.jsonl"
+        if self.is_main and path.exists():
+            path.unlink()
 
     def _restore_optimizers(self) -> None:
         states = load_tensors_state(self._checkpoint_path / "optimizers.pt")
@@ -426,6 +435,7 @@ class TrainingRun:
 
     def checkpoint(self) -> None:
         """Write the checkpoint atomically (main process) and wait for the others."""
+        self.state.actor_updates = self.trainer.actor_updates  # also the SFT warm start's updates
         if self.is_main:
             self.state.metrics_lines = self.logger.metrics_line_count()
             models = self.trainer.unwrapped()
@@ -434,7 +444,7 @@ class TrainingRun:
                 "models": lambda path: save_models(models, path),
                 "optimizers.pt": lambda path: save_tensors_state(optimizer_states, path),
                 "buffer": lambda path: self.buffer.save(path),
-            })
+            }, generators={"batches": self.generator})
         self.accelerator.wait_for_everyone()
 
     # ------------------------------------------------------------------------------------------ run
