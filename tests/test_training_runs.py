@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -193,6 +194,11 @@ def test_sigkill_mid_iteration_then_rerun_matches_an_unbroken_run(tmp_path) -> N
     assert summary["resumed"] is True
     assert summary["online_iterations"] == expected["online_iterations"] == 3
     assert summary["buffer_size"] == expected["buffer_size"]
+    from test_resume_exact import tensors  # bit-exact across processes too, tensor for tensor
+
+    unbroken_tensors, resumed_tensors = tensors(tmp_path / "unbroken"), tensors(run_dir)
+    assert unbroken_tensors.keys() == resumed_tensors.keys()
+    assert all(torch.equal(unbroken_tensors[name], resumed_tensors[name]) for name in unbroken_tensors)
 
 
 def test_missing_checkpoint_is_one_clear_line(tmp_path) -> None:
