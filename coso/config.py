@@ -16,6 +16,28 @@ from hydra.core.config_store import ConfigStore
 
 
 @dataclass
+class SimFaultsConfig:
+    """env.sim.faults: fault injection on the simulated phone (coso.env.sim.FaultConfig), off by default."""
+
+    error_prob: float = 0.0  # per device call: raise DeviceError
+    hang_prob: float = 0.0  # per device call: sleep hang_seconds first
+    hang_seconds: float = 5.0
+    corrupt_prob: float = 0.0  # per screenshot: black or wrong size
+    corrupt_modes: list[str] = field(default_factory=lambda: ["black", "wrong_size"])
+    seed: int = 0  # mixed with the episode seed
+
+
+@dataclass
+class SimSectionConfig:
+    """env.sim: the simulated phone (coso.env.sim.SimConfig); every documented key is typed, no `+` needed."""
+
+    width: int = 270
+    height: int = 480
+    difficulty: Any = "medium"  # "easy", "medium", "hard", or a number in [0, 1]
+    faults: SimFaultsConfig = field(default_factory=SimFaultsConfig)
+
+
+@dataclass
 class EnvConfig:
     """The environment pool: backend, task set, concurrency, timeouts and episode rules."""
 
@@ -36,7 +58,7 @@ class EnvConfig:
     max_steps_general: int = 10
     max_steps_webshop: int = 20
     record_episodes: int = 0  # GIFs of this many episodes per eval phase (0: none)
-    sim: dict[str, Any] = field(default_factory=dict)  # coso.env.sim.SimConfig fields
+    sim: SimSectionConfig = field(default_factory=SimSectionConfig)
     android: dict[str, Any] = field(default_factory=dict)  # coso.env.android emulator/Appium settings
     gemini: dict[str, Any] = field(default_factory=dict)  # coso.env.gemini_judge settings
 
@@ -91,10 +113,13 @@ class CausalConfig:
     epochs_per_call: int = 2
     samples_per_call: int = 1024
     batch_size: int = 64
-    # token-weight estimator: "reference" (classifier, window 4, min-max + sqrt), "window1" (the paper's
+    # token-weight estimator: "reference" (CoSo's release exactly: classifier, window 4, whole-row min-max +
+    # 1e-10, sqrt), "content_minmax" (min-max over content tokens, flat rows 1), "window1" (the paper's
     # one-token intervention), "no_sqrt", or "exact_parser" (the real parser on the perturbed text)
     estimator: str = "reference"
-    entropy_reduction: str = "token_mean"  # "token_mean" (reference) or "sum" (paper)
+    # "token_mean" (per-row token mean, the release's intent), "release_broadcast" (the release's arithmetic,
+    # docs/algorithms.md section 5) or "sum" (paper)
+    entropy_reduction: str = "token_mean"
     entropy_in_offline: bool = False  # entropy bonus only in the online phase by default
     heatmap_every: int = 0  # token-weight heatmap PNGs every N actor updates (0: never)
 
@@ -104,6 +129,9 @@ class TrainConfig:
     """Loop sizes, optimisers and schedule (the `scale` group sets these together)."""
 
     offline_episodes: int = 64  # demonstrator episodes collected when no offline dataset is given
+    # a collection phase (SFT demonstrations, offline data) whose episodes not ended by a failed environment
+    # are fewer than this fraction of those requested stops with InsufficientDataError (0: never)
+    min_usable_fraction: float = 0.5
     # supervised warm start (steps of batch_size) on successful demonstrations before any RL: the built-in
     # policy's stand-in for the AutoUI-SFT checkpoint (0 for a real Auto-UI-Base, which is already SFT-trained)
     sft_steps: int = 0

@@ -53,3 +53,7 @@ class TooManyRestartsError(DeviceError):
 
 class JudgeError(CosoError):
     """The success judge could not give a verdict (for example an API failure)."""
+
+
+class InsufficientDataError(TrainingError):
+    """A data-collection phase yielded too few usable episodes to train on (e.g. most devices failed)."""

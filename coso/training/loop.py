@@ -34,6 +34,7 @@ from coso.env.tasks import Task
 from coso.errors import ConfigError
 from coso.rollout import collect_trajectories
 from coso.stats import wilson_interval
+from coso.training.collection import CollectionReport, check_collection
 from coso.training.checkpoint import (
     TrainingState,
     has_checkpoint,
@@ -140,6 +141,7 @@ class TrainingRun:
         self.generator = seed_everything(config.seed + 1000 * self.accelerator.process_index)
         self.state = TrainingState()
         self.timer = PhaseTimer(self.state.wall_seconds)
+        self.collections: dict[str, CollectionReport] = {}  # what each data-collection phase yielded
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.is_main:
             write_resolved_config(self.run_dir, resolved)
@@ -287,11 +289,12 @@ class TrainingRun:
         """Rollouts of the current policy at the rollout temperature on training tasks, saved as ``name``."""
         cached = self.run_dir / name
         if cached.is_dir():
-            return load_trajectories(cached)
+            return self._counted(name, episodes, load_trajectories(cached))
         rng = random.Random(self.config.seed + seed_base)
         tasks = [rng.choice(self.train_tasks) for _ in range(episodes)]
         trajectories, _ = self._rollout(lambda: self._model_agent(self.config.agent.temperature), tasks,
                                         seed_base + self.config.seed)
+        self._counted(name, episodes, trajectories)  # before saving: a failed collection is redone next time
         if self.is_main:
             save_trajectories(trajectories, cached, source="policy", extra={"temperature": self.config.agent.temperature})
         return trajectories
@@ -300,14 +303,23 @@ class TrainingRun:
         """Demonstrator rollouts on training tasks, saved in the run directory as ``name`` for reuse."""
         cached = self.run_dir / name
         if cached.is_dir():
-            return load_trajectories(cached)
+            return self._counted(name, episodes, load_trajectories(cached))
         rng = random.Random(self.config.seed + seed_base)
         tasks = [rng.choice(self.train_tasks) for _ in range(episodes)]
         expert = ExpertPolicy(NoiseConfig.from_level(noise), seed=self.config.seed + seed_base,
                               point_decimals=self.config.env.point_decimals)
         trajectories, _ = self._rollout(lambda: expert, tasks, seed_base + self.config.seed)
+        self._counted(name, episodes, trajectories)  # before saving: a failed collection is redone next time
         if self.is_main:
             save_trajectories(trajectories, cached, source="demonstrator", extra={"noise": noise})
+        return trajectories
+
+    def _counted(self, name: str, requested: int, trajectories: list[Trajectory]) -> list[Trajectory]:
+        """Count the phase's episodes and failed ones in metrics and summary; stop when too few are usable."""
+        report = CollectionReport.of(name, requested, trajectories)
+        self.collections[name] = report
+        self.logger.log(report.metrics(), step=self.state.env_steps, phase=name)
+        check_collection(report, self.config.train.min_usable_fraction)
         return trajectories
 
     def sft_phase(self) -> None:
@@ -495,6 +507,7 @@ class TrainingRun:
             "online_iterations": self.state.online_iteration,
             "actor_updates": self.state.actor_updates,
             "buffer_size": len(self.buffer),
+            "data_collection": {name: report.summary() for name, report in self.collections.items()},
             "eval_success_rate": dict(self.state.eval_results),
             "eval_success_ci95": {name: [round(bound, 4) for bound in wilson_interval(*counts)]
                                   for name, counts in self.state.eval_counts.items()},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -107,5 +108,7 @@ class SimConfig:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> "SimConfig":
-        """Build from a config mapping (e.g. ``env.sim`` of a run config), naming any unknown key."""
+        """Build from a config mapping or typed section (e.g. ``env.sim`` of a run config); unknown keys are named."""
+        if dataclasses.is_dataclass(values) and not isinstance(values, type):
+            values = dataclasses.asdict(values)
         return dataclass_from_mapping(cls, values, "env.sim")
