@@ -22,8 +22,8 @@ from tiny_run import TINY
 
 def _transition() -> Transition:
     features = np.zeros(4, dtype=np.float32)
-    return Transition(task="t", prompt="p", action="a", reward=0.0, done=False, image_features=features, next_prompt="p",
-                      next_image_features=features)
+    return Transition(task="t", prompt="p", action="a", reward=0.0, done=False, image_features=features,
+                      next_prompt="p", next_image_features=features)
 
 
 def _trajectory(steps: int, failed: bool) -> Trajectory:

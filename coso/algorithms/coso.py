@@ -262,9 +262,9 @@ def counterfactual_token_weights(
     taken over the whole row of length L as given. Only the model inputs whose effect reaches the output are
     evaluated: the original and one perturbed copy per content token of each valid row (zero-masked and padded
     positions and invalid rows are never sent to the model; under "content_minmax" neither are single-content
-    rows, whose weight is 1 whatever its effect), and identical inputs (repeated actions) once. They go through ``type_probabilities_fn`` in one call, or,
-    with ``chunk_size`` (CPU_CHUNK_SIZE is fast on CPU), sorted by length in calls of at most ``chunk_size``
-    rows, each trimmed to the last attended column of its longest row. Trimming padding never changes the
+    rows, whose weight is 1 whatever its effect), and identical inputs (repeated actions) once. They go through
+    ``type_probabilities_fn`` in one call, or, with ``chunk_size`` (CPU_CHUNK_SIZE is fast on CPU), sorted by
+    length in calls of at most ``chunk_size`` rows, each trimmed to the last attended column of its longest row. Trimming padding never changes the
     result of a model that ignores masked positions; the weights equal counterfactual_token_weights_loop's.
     """
     batch = _prepare_batch(token_ids, attention_mask, zero_mask, valid, window)
