@@ -56,6 +56,7 @@ class StepRecord:
     features: np.ndarray
     policy_text: str
     expert_text: str
+    task_text: str = ""
 
 
 @dataclass
@@ -70,8 +71,8 @@ class ComparingAgent:
         """The policy's texts; the expert's are kept beside them."""
         texts = self.agent.act(observations, tasks)
         expert_texts = self.expert.act(observations, tasks)
-        for obs, text, expert_text in zip(observations, texts, expert_texts):
-            self.records.append(StepRecord(obs.prompt, np.asarray(obs.image_features), text, expert_text))
+        for obs, task, text, expert_text in zip(observations, tasks, texts, expert_texts):
+            self.records.append(StepRecord(obs.prompt, np.asarray(obs.image_features), text, expert_text, task.text))
         return texts
 
 
@@ -109,6 +110,54 @@ def compare_steps(records: Sequence[StepRecord], tap_tolerance: float) -> dict[s
         "tap_within_tolerance": counts["touch_close"] / max(counts["expert_taps"], 1),
         "typed_text_exact": counts["text_right"] / max(counts["expert_types"], 1),
     }
+
+
+def divergence_kind(policy_text: str, expert_text: str, tap_tolerance: float) -> str | None:
+    """How the policy's action departs from the expert's on one screen (None: it agrees)."""
+    mine, theirs = parse_action(policy_text).action, parse_action(expert_text).action
+    if theirs is None:
+        return None
+    if mine is None:
+        return "invalid"
+    if mine.type != theirs.type:
+        return f"type {mine.type.name} for {theirs.type.name}"
+    if theirs.type == ActionType.DualPoint:
+        touch_close = math.dist(mine.touch_point, theirs.touch_point) <= tap_tolerance
+        lift_close = math.dist(mine.lift_point, theirs.lift_point) <= tap_tolerance
+        if touch_close and lift_close:
+            return None
+        if touch_close:
+            return "lift point off (a swipe for a tap)" if theirs.is_tap else "lift point off"
+        return "tap elsewhere" if theirs.is_tap else "swipe elsewhere"
+    if theirs.type == ActionType.Type and mine.typed_text != theirs.typed_text:
+        return "typed text differs"
+    return None
+
+
+def first_divergences(records: Sequence[StepRecord], trajectories, goal_kinds: dict[str, str],
+                      tap_tolerance: float) -> dict[str, dict[str, int]]:
+    """For each failed episode, the first step where the policy leaves the expert's path, by goal kind."""
+    by_task: dict[str, list[StepRecord]] = collections.defaultdict(list)
+    for record in records:
+        by_task[record.task_text].append(record)
+    kinds: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    examples: list[str] = []
+    for trajectory in trajectories:
+        if trajectory.success:
+            continue
+        goal_kind = goal_kinds.get(trajectory.task, "?")
+        steps = by_task.get(trajectory.task, [])[: len(trajectory.transitions)]
+        found = next(((kind, r) for kind, r in ((divergence_kind(r.policy_text, r.expert_text, tap_tolerance), r)
+                                                for r in steps) if kind is not None), None)
+        kinds[goal_kind][found[0] if found else "never left the expert's path"] += 1
+        if found and len(examples) < 12:
+            mine, theirs = parse_action(found[1].policy_text).action, parse_action(found[1].expert_text).action
+            detail = (f"typed {mine.typed_text!r}, expert {theirs.typed_text!r}" if found[0] == "typed text differs"
+                      else f"policy {found[1].policy_text[-90:]!r}")
+            examples.append(f"{trajectory.task!r}: {found[0]}: {detail}")
+    result: dict = {goal: dict(counter.most_common()) for goal, counter in kinds.items()}
+    result["examples"] = examples
+    return result
 
 
 def field_of_tokens(tokenizer, text: str) -> list[str]:
@@ -163,6 +212,7 @@ def probe(run_dir: Path, episodes: int, temperatures: Sequence[float], constrain
     policy.eval()
     _, tasks = load_tasks(config)
     encoder = build_encoder(config.env)
+    goal_kinds = {task.text: type(task.goal).kind for task in tasks}
     results: dict[str, dict] = {}
     with build_pool(config.env, config.seed) as pool:
         for constrained in constrained_modes:
@@ -186,11 +236,24 @@ def probe(run_dir: Path, episodes: int, temperatures: Sequence[float], constrain
                     "mean_episode_length": len(steps) / max(len(rollout.trajectories), 1),
                     "invalid_reasons": dict(reasons.most_common(8)),
                     "vs_expert": compare_steps(comparing.records, tap_tolerance),
+                    "success_by_goal_kind": _success_by_goal_kind(rollout.trajectories, goal_kinds),
+                    "first_divergence": first_divergences(comparing.records, rollout.trajectories, goal_kinds,
+                                                          tap_tolerance),
                     "examples": [r.policy_text for r in comparing.records[:3]],
                 }
                 if temperature == 0 and constrained == constrained_modes[0]:
                     results[name]["entropy_by_field"] = entropy_by_field(policy, comparing.records)
     return results
+
+
+def _success_by_goal_kind(trajectories, goal_kinds: dict[str, str]) -> dict[str, str]:
+    """successes/episodes per goal kind."""
+    counts: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for trajectory in trajectories:
+        entry = counts[goal_kinds.get(trajectory.task, "?")]
+        entry[0] += int(trajectory.success)
+        entry[1] += 1
+    return {kind: f"{wins}/{total}" for kind, (wins, total) in sorted(counts.items())}
 
 
 def markdown(results: dict) -> str:
@@ -231,7 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "entropy_by_field" in result:
             print(f"\nentropy / NLL by field ({name}):",
                   json.dumps({k: round(v, 3) for k, v in result["entropy_by_field"].items()}))
-        print(f"\n{name} invalid reasons: {result['invalid_reasons']}")
+        print(f"\n{name} success by goal kind: {result['success_by_goal_kind']}")
+        print(f"{name} first divergence of failed episodes: {json.dumps(result['first_divergence'])}")
+        print(f"{name} invalid reasons: {result['invalid_reasons']}")
         print(f"{name} examples: {result['examples'][:2]}")
     return 0
 

@@ -28,7 +28,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase, T5Config, T5ForConditionalGeneration
 from transformers.modeling_outputs import BaseModelOutput
 
-from coso.errors import CheckpointError, ConfigError
+from coso.errors import CheckpointError, ConfigError, unsafe_load_reason
 from coso.models.constrained import GrammarConstraint
 from coso.models.serialization import (
     load_config,
@@ -80,6 +80,9 @@ class AutoUIConfig:
     # a pointer-generator copy head beside the LM head (CopyHead): the built-in small policy can then write
     # the goal's words (sites, queries) by pointing at them; off for Auto-UI-Base, which has none
     copy_head: bool = False
+    # the copy head's span continuation (CopyHead): a learned bonus for pointing at the goal token that
+    # follows the last token written, so a query is copied in order instead of looping or skipping words
+    copy_continuation: bool = False
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
 
     def __post_init__(self) -> None:
@@ -195,6 +198,27 @@ def _single_token_id(tokenizer: PreTrainedTokenizerBase, word: str) -> int | Non
     return int(ids[0]) if len(ids) == 1 else None
 
 
+def whitespace_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Ids of the tokens that write only whitespace (the copy head's continuation skips them)."""
+    ids = range(len(tokenizer))
+    pieces = tokenizer.batch_decode([[i] for i in ids], clean_up_tokenization_spaces=False)
+    return [i for i, piece in zip(ids, pieces) if piece and not piece.strip()]
+
+
+def last_content_ids(token_ids: torch.Tensor, skip_ids: torch.Tensor, before: torch.Tensor,
+                     *, inclusive: bool) -> torch.Tensor:
+    """For each position t of ``token_ids`` [B, T], the last id not in ``skip_ids`` among positions <= t
+    (``inclusive``) or < t; ``before`` [B] where there is none (e.g. what earlier decoding steps wrote)."""
+    length = token_ids.shape[1]
+    content = ~torch.isin(token_ids, skip_ids)
+    positions = torch.arange(length, device=token_ids.device).expand_as(token_ids)
+    latest = torch.where(content, positions, torch.full_like(positions, -1)).cummax(dim=1).values
+    if not inclusive:
+        latest = torch.cat([torch.full_like(latest[:, :1], -1), latest[:, :-1]], dim=1)
+    gathered = token_ids.gather(1, latest.clamp_min(0))
+    return torch.where(latest >= 0, gathered, before[:, None].expand_as(gathered))
+
+
 class CopyHead(nn.Module):
     """Pointer-generator copying (See et al., 2017) beside the LM head.
 
@@ -205,19 +229,34 @@ class CopyHead(nn.Module):
 
     It points only at the goal (the tokens after the prompt's ``Goal`` marker, when the tokenizer has it
     as one token): what an agent copies is a site or a query, never the previous action's coordinates.
+
+    With ``continuation`` the attention scores get ``beta * [prev(x_j) = last written]``, where prev(x_j)
+    is the goal's last non-whitespace token before x_j and "last written" the decoder's last
+    non-whitespace input token: the location-aware selective read of CopyNet (Gu et al., 2016) reduced to
+    one learned scalar, so a multi-word query is copied word after word. Whitespace tokens are then
+    written by the LM head only (they would otherwise all share one continuation bonus).
     """
 
-    def __init__(self, d_model: int, special_ids: Sequence[int], goal_token_id: int | None = None) -> None:
+    def __init__(self, d_model: int, special_ids: Sequence[int], goal_token_id: int | None = None,
+                 whitespace_ids: Sequence[int] = (), continuation: bool = False) -> None:
         super().__init__()
         self.query = nn.Linear(d_model, d_model, bias=False)
         self.key = nn.Linear(d_model, d_model, bias=False)
         self.gate = nn.Linear(d_model, 1)
         self.goal_token_id = goal_token_id
+        self.continuation = nn.Parameter(torch.tensor(2.0)) if continuation else None
         self.register_buffer("special_ids", torch.tensor(sorted(set(special_ids)), dtype=torch.long),
                              persistent=False)
+        skipped = sorted(set(whitespace_ids) | set(special_ids)) if continuation else []
+        self.register_buffer("skip_ids", torch.tensor(skipped, dtype=torch.long), persistent=False)
 
-    def forward(self, decoder_states: torch.Tensor, logits: torch.Tensor, encoded: EncodedObservations) -> torch.Tensor:
-        """log p ``[B, T, V]`` from decoder states ``[B, T, d]``, LM logits ``[B, T, V]`` and the encoder side."""
+    def forward(self, decoder_states: torch.Tensor, logits: torch.Tensor, encoded: EncodedObservations,
+                last_written: torch.Tensor | None = None) -> torch.Tensor:
+        """log p ``[B, T, V]`` from decoder states ``[B, T, d]``, LM logits ``[B, T, V]`` and the encoder side.
+
+        ``last_written`` ``[B, T]``: the decoder's last non-whitespace input token at each position (see
+        ``last_content_ids``); needed only with ``continuation``.
+        """
         if encoded.input_ids is None:
             raise ValueError("CopyHead needs the prompt token ids (EncodedObservations.input_ids)")
         source = encoded.input_ids
@@ -228,6 +267,14 @@ class CopyHead(nn.Module):
             pointable &= after_goal | ~has_goal
         scores = torch.einsum("btd,bsd->bts", self.query(decoder_states).float(), self.key(encoded.hidden).float())
         scores = scores / math.sqrt(decoder_states.shape[-1])
+        if self.continuation is not None:
+            if last_written is None:
+                raise ValueError("CopyHead(continuation=True) needs last_written, the decoder's last written tokens")
+            pointable &= ~torch.isin(source, self.skip_ids)
+            pad = torch.full_like(source[:, 0], -1)
+            previous_source = last_content_ids(source, self.skip_ids, pad, inclusive=False)
+            follows = (previous_source[:, None, :] == last_written[:, :, None]) & (last_written[:, :, None] >= 0)
+            scores = scores + self.continuation.float() * follows.float()
         scores = scores.masked_fill(~pointable[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # a prompt of special tokens only points nowhere
         pointer = torch.zeros_like(logits, dtype=torch.float32)
@@ -298,7 +345,8 @@ class AutoUIPolicy(nn.Module):
             torch.manual_seed(config.init_seed)
             self.t5 = T5ForConditionalGeneration(config.t5_config(tokenizer, vocab_size))
             self.fusion = ImageFusion(config.image_feature_dim, config.d_model, config.num_screens)
-            self.copy = (CopyHead(config.d_model, tokenizer.all_special_ids, _single_token_id(tokenizer, "Goal"))
+            self.copy = (CopyHead(config.d_model, tokenizer.all_special_ids, _single_token_id(tokenizer, "Goal"),
+                                  whitespace_token_ids(tokenizer), continuation=config.copy_continuation)
                          if config.copy_head else None)
         self._decoder_states: torch.Tensor | None = None
         if config.copy_head:  # the LM head's input is the decoder state the copy head reads
@@ -336,14 +384,23 @@ class AutoUIPolicy(nn.Module):
         """Forward pre-hook on the LM head: remember its input for the copy head."""
         self._decoder_states = inputs[0]
 
-    def next_token_log_probs(self, logits: torch.Tensor, encoded: EncodedObservations) -> torch.Tensor:
+    def next_token_log_probs(self, logits: torch.Tensor, encoded: EncodedObservations,
+                             decoder_input_ids: torch.Tensor, written_before: torch.Tensor | None = None
+                             ) -> torch.Tensor:
         """log p(next token) ``[B, T, V]`` for the LM head's ``logits`` of the last forward pass.
 
-        The LM head's log-softmax, or the copy head's mixture when the policy has one.
+        The LM head's log-softmax, or the copy head's mixture when the policy has one. ``decoder_input_ids``
+        ``[B, T]`` are that pass's decoder inputs; ``written_before`` ``[B]`` the last non-whitespace token
+        written before them (incremental decoding; -1 for none).
         """
         if self.copy is None:
             return F.log_softmax(logits.float(), dim=-1)
-        return self.copy(self._decoder_states, logits, encoded)
+        last_written = None
+        if self.copy.continuation is not None:
+            before = (written_before if written_before is not None
+                      else torch.full_like(decoder_input_ids[:, 0], -1))
+            last_written = last_content_ids(decoder_input_ids, self.copy.skip_ids, before, inclusive=True)
+        return self.copy(self._decoder_states, logits, encoded, last_written)
 
     @property
     def device(self) -> torch.device:
@@ -439,6 +496,7 @@ class AutoUIPolicy(nn.Module):
             finished = torch.zeros(batch, dtype=torch.bool, device=self.device)
             written: list[torch.Tensor] = []
             cache = None
+            written_before = torch.full((batch,), -1, dtype=torch.long, device=self.device)
             states = [constraint.start() for _ in range(batch)] if constraint is not None else []
             for _ in range(max_new_tokens):
                 step = self.t5(encoder_outputs=encoder_outputs, attention_mask=encoded.attention_mask,
@@ -446,7 +504,10 @@ class AutoUIPolicy(nn.Module):
                 cache = step.past_key_values
                 logits = step.logits[:, -1, :]
                 if self.copy is not None:  # log-probabilities are logits of the same distribution
-                    logits = self.next_token_log_probs(step.logits, encoded)[:, -1, :]
+                    logits = self.next_token_log_probs(step.logits, encoded, next_input, written_before)[:, -1, :]
+                    if self.copy.continuation is not None:
+                        written_before = last_content_ids(next_input, self.copy.skip_ids, written_before,
+                                                          inclusive=True)[:, -1]
                 if constraint is not None:
                     allowed = constraint.mask(states).to(logits.device)
                     if allowed.shape[1] < logits.shape[-1]:  # model rows past the tokenizer are never written
@@ -479,7 +540,7 @@ class AutoUIPolicy(nn.Module):
         logits = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
                          attention_mask=encoded.attention_mask, decoder_input_ids=decoder_input_ids,
                          use_cache=False).logits
-        log_softmax = self.next_token_log_probs(logits, encoded)
+        log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids)
         log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
         entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
         return TokenStats(log_probs, entropies, mask, labels)
@@ -555,9 +616,14 @@ def map_autoui_state_dict(state: Mapping[str, torch.Tensor]) -> MappedCheckpoint
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    return load_file(str(path))
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({error}); re-download or re-save "
+                              "the checkpoint") from None
 
 
 def _read_torch_bin(path: Path) -> dict[str, torch.Tensor]:
@@ -565,9 +631,7 @@ def _read_torch_bin(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:  # the restricted unpickler raises several types
-        raise CheckpointError(
-            f"{path}: not a weights-only torch state dict ({type(error).__name__}: {error})"
-        ) from error
+        raise CheckpointError(f"{path}: not a weights-only torch state dict ({unsafe_load_reason(error)})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a state dict, found {type(state).__name__}")
     return dict(state.get("state_dict", state))

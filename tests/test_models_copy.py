@@ -1,0 +1,110 @@
+"""The policy's copy head: pointer-generator mixing and the span continuation (CopyNet's selective read)."""
+
+from __future__ import annotations
+
+import torch
+
+from coso.models.autoui import AutoUIConfig, AutoUIPolicy, last_content_ids, whitespace_token_ids
+from coso.models.tokenizer import TokenizerConfig
+
+PROMPT = 'Previous Actions: Goal: Go to walmart.com, search for "macbook pro 15 inch"'
+
+
+def _policy(continuation: bool) -> AutoUIPolicy:
+    config = AutoUIConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16,
+                          image_feature_dim=8, copy_head=True, copy_continuation=continuation,
+                          tokenizer=TokenizerConfig(word_spaces="separate"))
+    return AutoUIPolicy.from_config(config)
+
+
+def _features(policy: AutoUIPolicy, batch: int) -> torch.Tensor:
+    return torch.randn(batch, policy.config.num_screens * policy.config.image_feature_dim,
+                       generator=torch.Generator().manual_seed(0))
+
+
+def test_last_content_ids_skips_whitespace_and_carries_the_earlier_token() -> None:
+    ids = torch.tensor([[5, 1, 6, 1, 1, 7]])
+    skip = torch.tensor([1])
+    before = torch.tensor([9])
+    assert last_content_ids(ids, skip, before, inclusive=True).tolist() == [[5, 5, 6, 6, 6, 7]]
+    assert last_content_ids(ids, skip, before, inclusive=False).tolist() == [[9, 5, 5, 6, 6, 6]]
+    assert last_content_ids(torch.tensor([[1, 1]]), skip, before, inclusive=True).tolist() == [[9, 9]]
+
+
+def test_whitespace_ids_write_only_whitespace() -> None:
+    tokenizer = _policy(False).tokenizer
+    ids = whitespace_token_ids(tokenizer)
+    assert tokenizer(" ", add_special_tokens=False)["input_ids"][0] in ids
+    assert all(not tokenizer.decode([i], clean_up_tokenization_spaces=False).strip() for i in ids)
+
+
+def test_copy_mixture_is_a_distribution_with_and_without_continuation() -> None:
+    for continuation in (False, True):
+        policy = _policy(continuation)
+        stats = policy.token_stats([PROMPT], _features(policy, 1), ['"typed_text": "macbook pro"'])
+        assert torch.isfinite(stats.log_probs).all() and (stats.log_probs <= 0).all()
+        assert (stats.entropies >= 0).all()
+
+
+def _log_probs_after(policy: AutoUIPolicy, prompts: list[str], features: torch.Tensor,
+                     inputs: torch.Tensor) -> torch.Tensor:
+    """Teacher-forced next-token log-probs [B, T, V] for decoder inputs [B, T]."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    policy.eval()
+    with torch.no_grad():
+        encoded = policy.encode(prompts, features)
+        logits = policy.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
+                           attention_mask=encoded.attention_mask, decoder_input_ids=inputs, use_cache=False).logits
+        return policy.next_token_log_probs(logits, encoded, inputs)
+
+
+def test_strong_continuation_points_at_the_goal_word_after_the_last_written() -> None:
+    """With the gate on the pointer, plain attention uniform and a large continuation bonus, the next token
+    is the goal's word after the last written one, whitespace written in between or not."""
+    policy = _policy(True)
+    with torch.no_grad():
+        policy.copy.gate.bias.fill_(30.0)
+        policy.copy.gate.weight.zero_()
+        policy.copy.continuation.fill_(100.0)
+        policy.copy.query.weight.zero_()
+    tokenizer = policy.tokenizer
+    word = {piece: tokenizer(piece, add_special_tokens=False)["input_ids"][0] for piece in ("macbook", "pro", " ")}
+    pad = tokenizer.pad_token_id
+    inputs = torch.tensor([[pad, word["macbook"], word[" "], word["pro"]]])
+    predicted = _log_probs_after(policy, [PROMPT], _features(policy, 1), inputs).argmax(-1)[0].tolist()
+    pieces = [tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in predicted[1:]]
+    after_pro = tokenizer.decode([tokenizer(" 15", add_special_tokens=False)["input_ids"][0]],
+                                 clean_up_tokenization_spaces=False)
+    assert pieces == ["pro", "pro", after_pro]
+
+
+def test_without_continuation_the_pointer_ignores_what_was_written() -> None:
+    policy = _policy(False)
+    with torch.no_grad():
+        policy.copy.gate.bias.fill_(30.0)
+        policy.copy.gate.weight.zero_()
+        policy.copy.query.weight.zero_()
+    tokenizer = policy.tokenizer
+    pad, macbook = tokenizer.pad_token_id, tokenizer("macbook", add_special_tokens=False)["input_ids"][0]
+    log_probs = _log_probs_after(policy, [PROMPT], _features(policy, 1), torch.tensor([[pad, macbook]]))
+    assert torch.allclose(log_probs[0, 0], log_probs[0, 1], atol=1e-5)  # uniform pointer, whatever came before
+
+
+def test_incremental_decoding_and_teacher_forcing_agree_under_continuation() -> None:
+    """The KV-cached decoder tracks the last written token as token_stats does: greedy tokens are the
+    teacher-forced argmax at every position."""
+    policy = _policy(True)
+    with torch.no_grad():
+        policy.copy.gate.bias.fill_(1.0)
+        policy.copy.continuation.fill_(5.0)
+    features = _features(policy, 2)
+    prompts = [PROMPT, "Goal: Go to ebay.com, search for 'logitech g903'"]
+    tokens = policy.generate_tokens(prompts, features, do_sample=False, max_new_tokens=10)
+    texts = policy.tokenizer.batch_decode(tokens.tolist(), skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    start = torch.full_like(tokens[:, :1], policy.tokenizer.pad_token_id)
+    log_probs = _log_probs_after(policy, prompts, features, torch.cat([start, tokens[:, :-1]], dim=1))
+    for row in range(2):
+        written = tokens[row]
+        length = int((written != policy.tokenizer.pad_token_id).sum())
+        assert log_probs[row, :length].argmax(-1).tolist() == written[:length].tolist(), texts[row]
