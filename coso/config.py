@@ -9,6 +9,8 @@ A key that is not in this schema fails with a clear Hydra error naming it.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -195,6 +197,8 @@ class RunConfig:
     save_path: str = "runs/${config_name}/seed${seed}"
     load_path: str = ""  # eval_only: the checkpoint to score; off2on: an offline checkpoint to start from
     task_file: str = ""  # one task per line; empty: the built-in generator
+    # a task line that does not parse stops the run (exit 2); true: skip it with a warning naming the line
+    skip_bad_task_lines: bool = False
     # evaluation tasks from their own file (e.g. held-out wording); empty: the first lines of task_file, or
     # generated tasks from a seed stream disjoint from training's
     eval_task_file: str = ""
@@ -218,3 +222,157 @@ def register_configs() -> None:
     """Register the schema with Hydra so YAML files can name it in their defaults list."""
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConfig)
+
+
+# ---------------------------------------------------------------------------------------------- validation
+
+RUN_KINDS = ("collect", "train", "eval", "base")
+TRAIN_MODES = ("offline", "online", "off2on", "sft")
+ALGORITHM_NAMES = ("digirl", "filteredbc", "coso")
+OFFLINE_SOURCES = ("demonstrator", "policy")
+MIXED_PRECISION = ("no", "bf16", "fp16")
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+WORD_SPACES = ("attached", "separate")
+
+# (dotted name, lowest allowed, whether the lowest is excluded, what the setting is): checked by validate_run_config
+_BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
+    ("env.num_envs", 1, False, "parallel phones"),
+    ("env.step_timeout_s", 0, True, "seconds per step"),
+    ("env.reset_timeout_s", 0, True, "seconds per reset"),
+    ("env.max_restarts", 0, False, "restarts per phone"),
+    ("env.image_feature_dim", 1, False, "features per screen"),
+    ("env.point_decimals", 0, False, "digits per coordinate"),
+    ("env.max_steps_general", 1, False, "steps per general episode"),
+    ("env.max_steps_webshop", 1, False, "steps per webshop episode"),
+    ("env.record_episodes", 0, False, "recorded episodes"),
+    ("agent.tokenizer_vocab_size", 1, False, "tokens"),
+    ("agent.temperature", 0, False, "the rollout temperature (0: greedy)"),
+    ("agent.eval_temperature", 0, False, "the evaluation temperature (0: greedy)"),
+    ("agent.max_new_tokens", 1, False, "tokens per action"),
+    ("agent.lora_rank", 0, False, "the LoRA rank (0: none)"),
+    ("algorithm.gamma", 0, False, "the discount"),
+    ("algorithm.trajectory_filter_fraction", 0, True, "the kept fraction"),
+    ("causal.hidden_size", 1, False, "units"),
+    ("causal.num_heads", 1, False, "heads"),
+    ("causal.num_layers", 1, False, "layers"),
+    ("causal.ffn_size", 1, False, "units"),
+    ("causal.lr", 0, True, "the causal model's learning rate"),
+    ("causal.pretrain_calls", 0, False, "calls"),
+    ("causal.calls_per_iteration", 0, False, "calls"),
+    ("causal.epochs_per_call", 0, False, "epochs"),
+    ("causal.samples_per_call", 1, False, "samples"),
+    ("causal.batch_size", 1, False, "samples per batch"),
+    ("causal.heatmap_every", 0, False, "actor updates (0: never)"),
+    ("train.offline_episodes", 0, False, "episodes"),
+    ("train.sft_steps", 0, False, "steps (0: no warm start)"),
+    ("train.sft_episodes", 0, False, "episodes"),
+    ("train.sft_noise", 0, False, "the noise level"),
+    ("train.sft_lr", 0, False, "the warm start's learning rate (0: lm_lr)"),
+    ("train.offline_noise", 0, False, "the noise level"),
+    ("train.offline_trajectory_critic_epochs", 0, False, "epochs"),
+    ("train.offline_critic_epochs", 0, False, "epochs"),
+    ("train.offline_actor_epochs", 0, False, "epochs"),
+    ("train.online_iterations", 0, False, "iterations"),
+    ("train.rollout_size", 1, False, "episodes per iteration"),
+    ("train.warmup_iterations", 0, False, "iterations"),
+    ("train.capacity", 1, False, "trajectories"),
+    ("train.train_fraction", 0, True, "the training share of the buffer"),
+    ("train.batch_size", 1, False, "samples per micro-batch"),
+    ("train.grad_accum_steps", 1, False, "micro-batches per step"),
+    ("train.critic_epochs", 0, False, "epochs"),
+    ("train.actor_epochs", 0, False, "epochs"),
+    ("train.trajectory_critic_epochs", 0, False, "epochs"),
+    ("train.max_grad_norm", 0, True, "the gradient clipping norm"),
+    ("train.lm_lr", 0, True, "the policy's learning rate"),
+    ("train.lm_adam_beta2", 0, False, "AdamW's beta2"),
+    ("train.critic_lr", 0, True, "the critics' learning rate"),
+    ("train.eval_episodes", 1, False, "evaluation episodes"),
+    ("train.eval_every", 0, False, "iterations (0: never)"),
+    ("train.save_freq", 1, False, "iterations per checkpoint"),
+    ("noise", 0, False, "the demonstrator noise level"),
+    ("entropy_coeff", 0, False, "the entropy coefficient alpha"),
+)
+# settings that also have an upper bound: (dotted name, highest allowed, whether the highest is excluded)
+_UPPER: tuple[tuple[str, float, bool], ...] = (
+    ("algorithm.gamma", 1, False),
+    ("algorithm.trajectory_filter_fraction", 1, False),
+    ("train.train_fraction", 1, False),
+    ("train.sft_noise", 1, False),
+    ("train.offline_noise", 1, False),
+    ("train.lm_adam_beta2", 1, True),
+    ("noise", 1, False),
+)
+# settings that must be one of a few words
+_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("run", RUN_KINDS),
+    ("train_mode", TRAIN_MODES),
+    ("algorithm.name", ALGORITHM_NAMES),
+    ("train.offline_source", OFFLINE_SOURCES),
+    ("train.mixed_precision", MIXED_PRECISION),
+    ("logging.wandb_mode", WANDB_MODES),
+    ("agent.tokenizer_word_spaces", WORD_SPACES),
+)
+
+
+def _setting(config: RunConfig, name: str) -> Any:
+    """The value of a dotted setting of ``config``."""
+    value: Any = config
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _number_problem(value: Any, low: float, low_open: bool, high: float | None, high_open: bool) -> str:
+    """Why a numeric setting is out of range ('' when it is fine)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"is a {type(value).__name__}, not a number"
+    if not math.isfinite(value):
+        return "is not a finite number"
+    if value < low or (low_open and value == low):
+        return f"must be {'>' if low_open else '>='} {low:g}"
+    if high is not None and (value > high or (high_open and value == high)):
+        return f"must be {'<' if high_open else '<='} {high:g}"
+    return ""
+
+
+def validate_run_config(config: RunConfig) -> None:
+    """Check every value of a composed run config; the first bad one is a ConfigError saying how to fix it."""
+    from coso.errors import ConfigError
+
+    upper = {name: (high, is_open) for name, high, is_open in _UPPER}
+    for name, low, low_open, meaning in _BOUNDS:
+        value = _setting(config, name)
+        high, high_open = upper.get(name, (None, False))
+        problem = _number_problem(value, low, low_open, high, high_open)
+        if problem:
+            allowed = f"{'>' if low_open else '>='} {low:g}" + (f" and {'<' if high_open else '<='} {high:g}"
+                                                                 if high is not None else "")
+            raise ConfigError(f"{name}={value!r} {problem}: it is {meaning}; set {name}=<a number {allowed}>")
+    for name, choices in _CHOICES:
+        value = _setting(config, name)
+        if value not in choices:
+            raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}; set {name}=<one of them>")
+    if config.episodes is not None and (isinstance(config.episodes, bool) or config.episodes < 1):
+        raise ConfigError(f"episodes={config.episodes!r} must be >= 1 (or leave it out: one episode per task line)")
+    if not str(config.save_path).strip():
+        raise ConfigError("save_path is empty: give the run its own directory, e.g. save_path=runs/my_run")
+
+
+def unknown_keys(cfg: Any, schema: type = RunConfig, prefix: str = "") -> list[str]:
+    """Dotted names of keys in a composed config (``+key=value`` overrides) that ``schema`` has no field for."""
+    names = {f.name: f for f in dataclasses.fields(schema)}
+    found: list[str] = []
+    for key in cfg.keys():
+        dotted = f"{prefix}{key}"
+        if key not in names:
+            found.append(dotted)
+            continue
+        field_type = names[key].type
+        nested = _SECTIONS.get(field_type if isinstance(field_type, str) else getattr(field_type, "__name__", ""))
+        if nested is not None and hasattr(cfg[key], "keys"):
+            found += unknown_keys(cfg[key], nested, dotted + ".")
+    return found
+
+
+_SECTIONS: dict[str, type] = {cls.__name__: cls for cls in (EnvConfig, AgentConfig, AlgorithmConfig, CausalConfig,
+                                                            TrainConfig, LoggingConfig)}

@@ -48,6 +48,42 @@ def _unknown_key_message(where: str, unknown: list[str], settable: list[str]) ->
     return "; ".join(parts)
 
 
+def _matches(value: Any, annotation: Any) -> bool:
+    """Whether ``value`` fits a field annotation (int for float is fine; bool is not an int; unknown types pass)."""
+    if annotation is Any or isinstance(annotation, (str, typing.TypeVar)):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or type(annotation).__name__ == "UnionType":
+        return any(_matches(value, arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin in (tuple, list):
+        args = [arg for arg in typing.get_args(annotation) if arg is not Ellipsis]
+        return isinstance(value, (tuple, list)) and all(any(_matches(item, arg) for arg in args) or not args
+                                                       for item in value)
+    if origin is dict or annotation is dict:
+        return isinstance(value, Mapping)
+    if origin is typing.Literal:
+        return value in typing.get_args(annotation)
+    return True
+
+
+def check_value_type(value: Any, annotation: Any, where: str) -> None:
+    """ConfigError naming ``where`` when ``value`` does not fit the field's annotation (a string for an int)."""
+    if not _matches(value, annotation):
+        expected = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+        raise ConfigError(f"{where} is {value!r} ({type(value).__name__}), expected {expected}; "
+                          "write a value of that type")
+
+
 def dataclass_from_mapping(cls: type[D], values: Mapping[str, Any] | None, where: str, **fixed: Any) -> D:
     """``cls(**values, **fixed)`` for the config section ``where``; an unknown key is a ConfigError naming it.
 
@@ -66,5 +102,11 @@ def dataclass_from_mapping(cls: type[D], values: Mapping[str, Any] | None, where
     tuple_fields = _tuple_fields(cls)
     merged = {key: tuple(value) if key in tuple_fields and isinstance(value, list) else value
               for key, value in values.items()}
+    try:
+        hints: dict[str, Any] = typing.get_type_hints(cls)
+    except (NameError, TypeError):  # an annotation names a type imported only for type checking
+        hints = {}
+    for key, value in merged.items():
+        check_value_type(value, hints.get(key, Any), f"{where}.{key}")
     merged.update(fixed)
     return cls(**merged)

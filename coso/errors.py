@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 
 class CosoError(Exception):
     """Base class of every error coso raises on purpose."""
@@ -57,3 +59,12 @@ class JudgeError(CosoError):
 
 class InsufficientDataError(TrainingError):
     """A data-collection phase yielded too few usable episodes to train on (e.g. most devices failed)."""
+
+
+def unsafe_load_reason(error: BaseException) -> str:
+    """Why torch.load(weights_only=True) refused a file, in one line, never with torch's advice to load it unsafely."""
+    text = str(error)
+    if isinstance(error, pickle.UnpicklingError) or "weights_only" in text or "Weights only" in text:
+        return "it holds Python objects other than tensors and plain values, which coso never unpickles"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"{type(error).__name__}: {first[:200]}" if first else type(error).__name__

@@ -5,22 +5,25 @@ Each returns summary.json as one line, which the entry point prints last.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
-from coso.config import RunConfig
+from coso.config import RunConfig, validate_run_config
 from coso.data.dataset import save_trajectories
 from coso.env.demonstrator import ExpertPolicy, NoiseConfig
 from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.env.recording import EpisodeRecorder, NullRecorder
 from coso.env.task_generator import generate_tasks, sequential_tasks
 from coso.env.task_parser import load_task_file
-from coso.errors import ConfigError
+from coso.errors import ConfigError, UserInputError
 from coso.rollout import Agent, collect_trajectories
 from coso.stats import wilson_interval
 from coso.training.loop import FirstEpisodesRecorder, run_base, run_training, seed_everything
@@ -94,10 +97,10 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
     started = time.perf_counter()
     run_dir = _start_run(config, resolved)
     if config.task_file:
-        loaded = load_task_file(config.task_file, skip_unparseable=True)
+        loaded = load_task_file(config.task_file, skip_unparseable=config.skip_bad_task_lines)
         for failure in loaded.skipped:
             print(f"warning: {config.task_file}, line {failure.line_no}: skipped {failure.text!r} "
-                  f"({failure.reason})", file=sys.stderr)
+                  f"({failure.reason}; skip_bad_task_lines=true)", file=sys.stderr)
         tasks = list(loaded)
         tasks_total = len(tasks) + len(loaded.skipped)
         if not tasks:
@@ -184,8 +187,66 @@ RUN_KINDS: dict[str, Callable[[RunConfig, dict[str, Any]], str]] = {
 }
 
 
+def _first_missing_ancestor(path: Path) -> Path | None:
+    """The outermost directory of ``path`` that does not exist yet (what a run would create), or None."""
+    missing = None
+    for candidate in [path, *path.parents]:
+        if candidate.exists() or candidate.is_symlink():
+            return missing
+        missing = candidate
+    return missing
+
+
+def _check_save_path(config: RunConfig) -> Path:
+    """The run directory, created; a ConfigError when save_path is a file, lies under a file or is not writable."""
+    run_dir = Path(config.save_path)
+    hint = "choose another save_path=<a directory you can write>"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"save_path={run_dir} is a file, not a directory; {hint}")
+    existing = next((parent for parent in [run_dir, *run_dir.parents] if parent.exists()), Path("."))
+    if not existing.is_dir():
+        raise ConfigError(f"save_path={run_dir} lies under {existing}, which is a file; {hint}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"save_path={run_dir}: {existing} is not writable; {hint}")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"save_path={run_dir} cannot be created ({error.strerror or error}); {hint}") from None
+    return run_dir
+
+
+def _check_inputs(config: RunConfig) -> None:
+    """Check the checkpoints a run reads and its model settings before anything is written."""
+    from coso.training.checkpoint import has_checkpoint, verify_checkpoint
+    from coso.training.components import check_model_settings
+
+    resuming = config.run == "train" and has_checkpoint(Path(config.save_path))
+    if resuming:
+        verify_checkpoint(Path(config.save_path), required=("models", "buffer", "optimizers.pt"))
+    elif config.load_path and (config.run in ("train", "eval") or config.policy == "model"):
+        verify_checkpoint(Path(config.load_path), required=("models",))
+    if config.run in ("train", "base") and not resuming and not config.load_path:
+        check_model_settings(config)
+
+
+@contextmanager
+def _removed_on_user_error(path: Path) -> Iterator[None]:
+    """Remove what a run created under ``path`` (when it did not exist before) if a user mistake stops it."""
+    created = _first_missing_ancestor(path.absolute())
+    try:
+        yield
+    except UserInputError:
+        if created is not None and created.is_dir():
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
 def execute(config: RunConfig, resolved: dict[str, Any]) -> str:
-    """Dispatch a composed run config to its run kind."""
+    """Check a composed run config and its inputs, then dispatch it to its run kind; a user mistake writes nothing."""
+    validate_run_config(config)
     if config.run not in RUN_KINDS:
         raise ConfigError(f"run={config.run!r} is not one of {sorted(RUN_KINDS)}")
-    return RUN_KINDS[config.run](config, resolved)
+    _check_inputs(config)
+    with _removed_on_user_error(Path(config.save_path)):
+        _check_save_path(config)
+        return RUN_KINDS[config.run](config, resolved)

@@ -26,7 +26,7 @@ import torch
 from coso.data.dataset import save_trajectories
 from coso.data.trajectory import Trajectory, Transition
 from coso.env.actions import parse_action
-from coso.errors import ConfigError, DatasetError, UserInputError
+from coso.errors import ConfigError, DatasetError, UserInputError, unsafe_load_reason
 
 try:  # numpy >= 2
     from numpy._core.multiarray import _reconstruct, scalar
@@ -90,17 +90,12 @@ def restricted_load(path: str | Path) -> object:
                 "plain data (only Python builtins, tensors and numeric numpy arrays are allowed); the file is "
                 "not a trajectory list or is unsafe to unpickle"
             ) from None
-        raise DatasetError(f"{file_path}: refused to load ({_first_line(error)}); only plain data is allowed") from None
+        raise DatasetError(f"{file_path}: refused to load ({unsafe_load_reason(error)})") from None
     except Exception as error:  # a corrupt pickle stream can fail with any error inside the unpickler
         raise DatasetError(
-            f"{file_path}: not a readable torch.save file ({_first_line(error)}); check that it is one of the "
+            f"{file_path}: not a readable torch.save file ({unsafe_load_reason(error)}); check that it is one of the "
             "reference's trajectory .pt files"
         ) from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 # ------------------------------------------------------------------------------------------- conversion

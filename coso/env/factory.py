@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -76,11 +77,15 @@ def build_encoder(env: EnvConfig) -> ImageEncoder:
     return build_image_encoder(env.image_encoder, **kwargs)
 
 
-def _tasks_of_file(path: Path, option: str) -> list[Task]:
+def _tasks_of_file(path: Path, option: str, skip_bad_lines: bool = False) -> list[Task]:
     """Every task of a task file; a clear error for a missing or empty file."""
     if not path.is_file():
         raise ConfigError(f"{option}={path}: no such file (give a text file with one task per line)")
-    tasks = list(load_task_file(path))  # each line's task set follows from its goal
+    loaded = load_task_file(path, skip_unparseable=skip_bad_lines)  # each line's task set follows from its goal
+    for failure in loaded.skipped:
+        print(f"warning: {path}, line {failure.line_no}: skipped {failure.text!r} ({failure.reason}; "
+              "skip_bad_task_lines=true)", file=sys.stderr)
+    tasks = list(loaded)
     if not tasks:
         raise ConfigError(f"{option}={path} holds no tasks (blank lines and # comments are skipped)")
     return tasks
@@ -91,11 +96,11 @@ def load_tasks(config: RunConfig) -> tuple[list[Task], list[Task]]:
     eval_task_file, else the task file's first lines, else generated tasks of a disjoint seed stream."""
     episodes = config.train.eval_episodes
     if config.task_file:
-        train = _tasks_of_file(Path(config.task_file), "task_file")
+        train = _tasks_of_file(Path(config.task_file), "task_file", config.skip_bad_task_lines)
         evaluation = sequential_tasks(train, episodes)
     else:
         train = generate_tasks(GENERATED_TRAIN_TASKS, config.seed, config.env.task_set)
         evaluation = generate_tasks(episodes, EVAL_TASK_SEED_OFFSET, config.env.task_set)
     if config.eval_task_file:
-        evaluation = sequential_tasks(_tasks_of_file(Path(config.eval_task_file), "eval_task_file"), episodes)
+        evaluation = sequential_tasks(_tasks_of_file(Path(config.eval_task_file), "eval_task_file", config.skip_bad_task_lines), episodes)
     return train, evaluation

@@ -796,11 +796,16 @@ def read_task_lines(path: str | Path) -> list[str]:
     if not path.is_file():
         raise UserInputError(f"task file {str(path)!r} is not a file; {hint}")
     try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise UserInputError(f"task file {str(path)!r} is not UTF-8 text ({error}); {hint}") from None
+        data = path.read_bytes()
     except OSError as error:
         raise UserInputError(f"task file {str(path)!r} cannot be read ({error.strerror}); {hint}") from None
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        line_no = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise UserInputError(f"task file {str(path)!r}, line {line_no}, column {column}: byte "
+                             f"0x{data[error.start]:02x} is not UTF-8 text; re-save the file as UTF-8 ({hint})") from None
 
 
 def load_task_file(path: str | Path, task_set: str | None = None, *, skip_unparseable: bool = False) -> LoadedTasks:
@@ -813,7 +818,8 @@ def load_task_file(path: str | Path, task_set: str | None = None, *, skip_unpars
         except TaskParseError as error:
             if not skip_unparseable:
                 raise TaskParseError(
-                    f"{path}, line {line_no}: {error} (or load the file with skip_unparseable=True)"
+                    f"{path}, line {line_no}: {error} (fix or remove the line; to skip such lines set "
+                    "skip_bad_task_lines=true, or load the file with skip_unparseable=True)"
                 ) from None
             tasks.skipped.append(ParseFailure(line_no, text, str(error)))
     return tasks

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 
 from coso.atomic import atomic_write, atomic_write_text
+from coso.config_mapping import check_value_type
 from coso.errors import CheckpointError, ConfigError
 
 WEIGHTS_NAME = "model.safetensors"
@@ -48,6 +50,7 @@ def config_from_dict(config_class: type[ConfigT], values: dict[str, Any], where:
             value = config_from_dict(field_type, value, f"{where}.{name}")
         elif typing.get_origin(field_type) is tuple and isinstance(value, list):
             value = tuple(value)
+        check_value_type(value, field_type, f"{where}: {name}")
         kwargs[name] = value
     return config_class(**kwargs)
 
@@ -81,8 +84,12 @@ def load_weights(directory: str | os.PathLike, module: torch.nn.Module) -> None:
     path = Path(directory) / WEIGHTS_NAME
     if not path.is_file():
         raise CheckpointError(f"{path} is missing: the checkpoint has a config but no weights")
+    check_weights_file(path)
     try:
         missing, unexpected = load_model(module, str(path), strict=False)
+    except SafetensorError as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({error}); the checkpoint is damaged: "
+                              "restore it or train again") from None
     except RuntimeError as error:  # shape mismatches
         raise CheckpointError(f"{path} does not fit the model built from its config: {error}") from error
     if missing or unexpected:
@@ -90,6 +97,19 @@ def load_weights(directory: str | os.PathLike, module: torch.nn.Module) -> None:
             f"{path} does not match the model built from its config: "
             f"missing {preview_names(missing)}, unexpected {preview_names(unexpected)}"
         )
+
+
+def check_weights_file(path: str | os.PathLike) -> None:
+    """Read a safetensors file's header; a missing, empty, truncated or garbage file is a CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing: the checkpoint has a config but no weights")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            handle.keys()
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({error}); the checkpoint is damaged "
+                              "(an interrupted copy?): restore it or train again") from None
 
 
 def require_directory(directory: str | os.PathLike, what: str) -> Path:

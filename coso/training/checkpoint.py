@@ -12,6 +12,7 @@ import json
 import os
 import random
 import shutil
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -19,10 +20,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from coso.errors import CheckpointError
+from coso.errors import CheckpointError, unsafe_load_reason
 
 CHECKPOINT_DIRNAME = "checkpoint"
 STATE_FILE = "state.json"
+PHASES = ("start", "warm_started", "offline_done", "online")
 CHECKPOINT_FORMAT = "coso-checkpoint"
 CHECKPOINT_VERSION = 1
 
@@ -154,6 +156,9 @@ def read_checkpoint(path: Path, required: tuple[str, ...] = ()) -> tuple[Trainin
         document = json.loads(state_file.read_text())
     except ValueError as error:
         raise CheckpointError(f"{state_file} is not valid JSON ({error}); the checkpoint is damaged") from None
+    if not isinstance(document, dict):
+        raise CheckpointError(f"{state_file} holds a JSON {type(document).__name__}, not the checkpoint record "
+                              "(an object with 'format', 'state' and 'rng'); the checkpoint is damaged")
     if document.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{state_file}: format is {document.get('format')!r}, expected {CHECKPOINT_FORMAT!r}")
     missing = [name for name in required if not (path / name).exists()]
@@ -164,7 +169,58 @@ def read_checkpoint(path: Path, required: tuple[str, ...] = ()) -> tuple[Trainin
         state = TrainingState(**document["state"])
     except (TypeError, KeyError) as error:
         raise CheckpointError(f"{state_file}: the 'state' record does not match this coso version ({error})") from None
-    return state, document.get("rng", {}), path
+    problem = _state_problem(state)
+    if problem:
+        raise CheckpointError(f"{state_file}: {problem}; the checkpoint is damaged or was edited by hand")
+    rng = document.get("rng", {})
+    if not isinstance(rng, dict):
+        raise CheckpointError(f"{state_file}: 'rng' is a {type(rng).__name__}, not an object; the checkpoint is damaged")
+    return state, rng, path
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _state_problem(state: TrainingState) -> str:
+    """What is mistyped in a TrainingState read from JSON ('' when every field has its type)."""
+    if state.phase not in PHASES:
+        return f"state.phase is {state.phase!r}, not one of {', '.join(PHASES)}"
+    for name in ("online_iteration", "env_steps", "episodes", "actor_updates", "causal_calls", "metrics_lines"):
+        value = getattr(state, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"state.{name} is {value!r}, not a count (an integer >= 0)"
+    for name in ("eval_results", "wall_seconds"):
+        value = getattr(state, name)
+        if not isinstance(value, dict) or not all(isinstance(k, str) and _is_number(v) for k, v in value.items()):
+            return f"state.{name} is {value!r}, not an object of numbers"
+    counts = state.eval_counts
+    if not isinstance(counts, dict) or not all(
+            isinstance(v, list) and len(v) == 2 and all(isinstance(c, int) and not isinstance(c, bool) for c in v)
+            for v in counts.values()):
+        return f"state.eval_counts is {counts!r}, not an object of [successes, episodes] pairs"
+    return ""
+
+
+def verify_checkpoint(path: Path, required: tuple[str, ...] = ()) -> TrainingState:
+    """Read a checkpoint and check, without loading any model, that its weights and optimiser files are intact."""
+    from coso.training.components import check_saved_models
+
+    state, _, directory = read_checkpoint(path, required=required)
+    check_saved_models(directory / "models")
+    optimizers = directory / "optimizers.pt"
+    if optimizers.exists():
+        try:
+            with zipfile.ZipFile(optimizers) as archive:
+                archive.namelist()
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(optimizers))  # scans, never runs
+        except Exception as error:  # a damaged archive or pickle stream can fail in many ways
+            raise CheckpointError(f"{optimizers} is not a readable torch file ({unsafe_load_reason(error)}); the "
+                                  "checkpoint is damaged: restore it or train again") from None
+        if unsafe:
+            raise CheckpointError(f"{optimizers} refers to {', '.join(unsafe[:3])}, not only tensors and plain "
+                                  "values; coso never unpickles such files: restore the checkpoint or train again")
+    return state
 
 
 def save_tensors_state(state: dict[str, Any], path: Path) -> None:
@@ -179,4 +235,4 @@ def load_tensors_state(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint file {path} is missing") from None
     except Exception as error:  # torch raises UnpicklingError and RuntimeError variants
-        raise CheckpointError(f"{path} could not be read safely ({type(error).__name__}: {error})") from None
+        raise CheckpointError(f"{path} could not be read safely ({unsafe_load_reason(error)})") from None

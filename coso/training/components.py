@@ -18,17 +18,29 @@ MODEL_DIRS = {"policy": "policy", "step_critic": "step_critic", "trajectory_crit
               "causal": "causal"}
 
 
+def _policy_config(config: RunConfig) -> AutoUIConfig:
+    """The built-in policy's config from agent.model; a mistyped or unknown key is a ConfigError."""
+    agent = config.agent
+    tokenizer = TokenizerConfig(vocab_size=agent.tokenizer_vocab_size, word_spaces=agent.tokenizer_word_spaces)
+    return dataclass_from_mapping(AutoUIConfig, agent.model, "agent.model",
+                                  image_feature_dim=config.env.image_feature_dim, tokenizer=tokenizer,
+                                  lora_rank=agent.lora_rank, init_seed=config.seed)
+
+
 def _policy(config: RunConfig) -> AutoUIPolicy:
     agent = config.agent
     if agent.policy_path:
         policy = load_autoui_base(agent.policy_path)
         ensure_null_token(policy.tokenizer)
         return policy
-    tokenizer = TokenizerConfig(vocab_size=agent.tokenizer_vocab_size, word_spaces=agent.tokenizer_word_spaces)
-    model = dataclass_from_mapping(AutoUIConfig, agent.model, "agent.model",
-                                   image_feature_dim=config.env.image_feature_dim, tokenizer=tokenizer,
-                                   lora_rank=agent.lora_rank, init_seed=config.seed)
-    return AutoUIPolicy.from_config(model)
+    return AutoUIPolicy.from_config(_policy_config(config))
+
+
+def check_model_settings(config: RunConfig) -> None:
+    """Build (without any weights) the model configs of agent.model and agent.critic, so mistakes show up first."""
+    if not config.agent.policy_path:
+        _policy_config(config)
+    _critic_config(config)
 
 
 def _critic_config(config: RunConfig) -> CriticConfig:
@@ -76,3 +88,18 @@ def load_models(directory: Path) -> Models:
         trajectory_critic=TrajectoryCritic.from_pretrained(directory / "trajectory_critic"),
         causal=ActionTypeClassifier.from_pretrained(directory / "causal"),
     )
+
+
+def check_saved_models(directory: Path) -> None:
+    """Read every saved model's config and weights header (no tensors): a damaged file is a Checkpoint/ConfigError."""
+    from coso.models.serialization import check_weights_file, load_config
+
+    directory = Path(directory)
+    saved = {"policy": (AutoUIPolicy.CONFIG_NAME, AutoUIConfig),
+             "step_critic": (StepCritic.CONFIG_NAME, CriticConfig),
+             "trajectory_critic": (TrajectoryCritic.CONFIG_NAME, CriticConfig),
+             "causal": (ActionTypeClassifier.CONFIG_NAME, ActionTypeClassifierConfig)}
+    for name, (file_name, config_class) in saved.items():
+        if (directory / name).is_dir():
+            load_config(directory / name, file_name, config_class)
+            check_weights_file(directory / name / "model.safetensors")
