@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
+import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from coso.atomic import atomic_write_text
 
@@ -16,18 +18,65 @@ from coso.atomic import atomic_write_text
 SECRET_KEY_PATTERN = re.compile(r"(api[_-]?key|(^|[_-])token($|[_-])|secret|password|credential)", re.IGNORECASE)
 REDACTED = "<redacted>"
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+# Secrets recognised by their value, whatever the key they sit under (or inside free text such as a command line):
+# scheme://user:password@, an Authorization header, a Bearer/Basic credential, key=secret, known token formats
+_URL_PASSWORD = re.compile(r"(?P<keep>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
+_AUTH_HEADER = re.compile(r"(?P<keep>\b(?:proxy-)?authori[sz]ation\b[\"']?\s*[:=]\s*[\"']?)[^\r\n,;}\"']+",
+                          re.IGNORECASE)
+_AUTH_SCHEME = re.compile(r"(?P<keep>\b(?:[Bb]earer|BEARER|Basic|BASIC)\s+)[A-Za-z0-9._~+/=-]{6,}")
+# key=value or key: value inside a string, redacted when the key looks secret (a query string, an override);
+# keys start only where a word starts, so a long run of word characters is scanned once (linear time)
+_KEY_VALUE = re.compile(r"(?P<key>(?<![\w.-])[A-Za-z_][\w.-]*)(?P<sep>[\"']?\s*[=:]\s*)(?P<value>[^\s&;,?'\"}]+)")
+# well-known token formats: Hugging Face, OpenAI-style, GitHub, Slack, AWS access keys, Google API keys
+_TOKEN_FORMAT = re.compile(r"\b(?:hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}"
+                           r"|xox[abpr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})\b")
+
+
+def _redact_key_value(match: re.Match[str]) -> str:
+    name = match.group("key").rsplit(".", 1)[-1]
+    if SECRET_KEY_PATTERN.search(name) is None:
+        return match.group(0)
+    return f"{match.group('key')}{match.group('sep')}{REDACTED}"
+
+
+def redact_text(text: str) -> str:
+    """The text with every secret-looking value (URL password, auth header, bearer token, key=secret) replaced."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('keep')}{REDACTED}@", text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group('keep')}{REDACTED}", text)
+    text = _AUTH_SCHEME.sub(lambda m: f"{m.group('keep')}{REDACTED}", text)
+    text = _TOKEN_FORMAT.sub(REDACTED, text)
+    return _KEY_VALUE.sub(_redact_key_value, text)
 
 
 def redact_secrets(value: Any) -> Any:
-    """A copy of a nested config with every secret-looking key's value replaced."""
+    """A copy of a nested config with every secret-looking key's value, and every secret-looking string, replaced."""
     if isinstance(value, Mapping):
         return {
-            key: (REDACTED if SECRET_KEY_PATTERN.search(str(key)) and item not in (None, "") else redact_secrets(item))
+            key: (REDACTED if _secret_key(key) and item not in (None, "") else redact_secrets(item))
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):
         return [redact_secrets(item) for item in value]
+    if isinstance(value, str):
+        return redact_text(value)
     return value
+
+
+def _secret_key(key: Any) -> bool:
+    """True for a key whose value is a secret whatever it holds (api_key, hf_token, Authorization, ...)."""
+    return SECRET_KEY_PATTERN.search(str(key)) is not None or str(key).lower() in ("authorization",
+                                                                                    "proxy-authorization", "cookie")
+
+
+@contextlib.contextmanager
+def _redacted_argv() -> Iterator[None]:
+    """Within the block sys.argv holds redacted arguments, so wandb never records a secret from the command line."""
+    original = list(sys.argv)
+    sys.argv[1:] = [redact_text(argument) for argument in original[1:]]
+    try:
+        yield
+    finally:
+        sys.argv[:] = original
 
 
 def _json_default(value: Any) -> Any:
@@ -73,14 +122,18 @@ class RunLogger:
             import wandb
 
             os.environ.setdefault("WANDB_SILENT", "true")
-            self._wandb_run = wandb.init(
-                project=project,
-                name=run_name or None,
-                dir=os.environ.get("WANDB_DIR", str(self.run_dir)),
-                config=redact_secrets(dict(config)),
-                mode=mode,
-                reinit="finish_previous",
-            )
+            # no code, git diff or program arguments in wandb's files: the config below is the redacted record
+            settings = wandb.Settings(save_code=False, disable_code=True, disable_git=True)
+            with _redacted_argv():
+                self._wandb_run = wandb.init(
+                    project=project,
+                    name=run_name or None,
+                    dir=os.environ.get("WANDB_DIR", str(self.run_dir)),
+                    config=redact_secrets(dict(config)),
+                    mode=mode,
+                    reinit="finish_previous",
+                    settings=settings,
+                )
 
     def log(self, metrics: Mapping[str, Any], *, step: int, phase: str) -> None:
         """Append one record of metrics (tagged with its phase and global step)."""
