@@ -24,7 +24,7 @@ SECRETS = (URL_PASSWORD, BEARER, BASIC, KEYED, HF_TOKEN, ENV_KEY)
 
 def test_values_are_redacted_whatever_their_key() -> None:
     cases = {
-        f"https://alice:{URL_PASSWORD}@appium.example:4723/wd/hub": "https://alice:<redacted>@appium.example:4723/wd/hub",
+        f"https://alice:{URL_PASSWORD}@appium.example/wd/hub": "https://alice:<redacted>@appium.example/wd/hub",
         f"Bearer {BEARER}": "Bearer <redacted>",
         f"Authorization: Basic {BASIC}": "Authorization: <redacted>",
         f'{{"Authorization": "Bearer {BEARER}"}}': '{"Authorization": "<redacted>"}',

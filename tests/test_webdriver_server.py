@@ -9,6 +9,9 @@ import base64
 import http.client
 import io
 import json
+import select
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -198,3 +201,158 @@ def test_stop_releases_a_hanging_request_quickly() -> None:
     worker.join(5)
     assert time.monotonic() - start < 3.0 and not worker.is_alive()
     assert isinstance(outcome[0], (ConnectionError, urllib.error.URLError, http.client.HTTPException))
+
+
+# -- hardening: every request gets an answer -----------------------------------------------------------------
+
+
+def raw_request(server: SimWebDriverServer, data: bytes, method: str = "GET", timeout: float = 5.0) -> tuple[int, Any]:
+    """Send raw bytes on a fresh connection and read one response (its JSON body, None for HEAD)."""
+    with socket.create_connection((server.host, server.port), timeout=timeout) as sock:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock, method=method)
+        response.begin()
+        body = response.read()
+        assert response.getheader("Content-Type", "").startswith("application/json")
+        return response.status, (json.loads(body) if body else None)
+
+
+def pointer(*actions: dict[str, Any]) -> dict[str, Any]:
+    return {"actions": [{"type": "pointer", "id": "touch", "actions": list(actions)}]}
+
+
+def test_malformed_bodies_get_w3c_json_errors(served) -> None:
+    server, _ = served
+    sid = open_session(server)
+    actions, execute = f"/session/{sid}/actions", f"/session/{sid}/execute/sync"
+    bad = [
+        (actions, pointer({"type": "pointerMove", "x": "inf", "y": 0})),
+        (actions, pointer({"type": "pointerMove", "x": "12", "y": 0})),
+        (actions, pointer({"type": "pointerMove", "x": True, "y": 0})),
+        (actions, b'{"actions": [{"type": "pointer", "actions": [{"type": "pointerMove", "x": 1e400, "y": 0}]}]}'),
+        (actions, b'{"actions": [{"type": "pointer", "actions": [{"type": "pointerMove", "x": NaN, "y": 0}]}]}'),
+        (actions, {"actions": [{"type": "pointer", "actions": "tap"}]}),
+        (actions, {"actions": [{"type": "pointer", "actions": [1, None]}]}),
+        (actions, {"actions": [{"type": "key", "actions": [{"type": "keyDown", "value": 5}]}]}),
+        (actions, {"actions": [{"type": "key", "actions": {"type": "keyDown"}}]}),
+        (actions, {"actions": [{"type": ["pointer"]}]}),
+        (actions, [1, 2]),
+        (actions, b"[" * 100_000),  # RecursionError in the JSON decoder
+        (actions, b'{"a":' * 50_000),
+        (actions, b"\xff\xfe not utf-8"),
+        ("/session", {"capabilities": {"alwaysMatch": []}}),
+        ("/session", {"capabilities": {"firstMatch": 5}}),
+        ("/session", {"capabilities": "android"}),
+        (execute, {"script": "mobile: cosoReset", "args": [{"seed": 10**30}]}),
+        (execute, {"script": "mobile: pressKey", "args": [{"keycode": True}]}),
+    ]
+    for path, body in bad:
+        status, got = call(server, "POST", path, body)
+        assert status == 400 and got["value"]["error"] == "invalid argument" and got["value"]["message"], (path, body)
+    assert call(server, "GET", f"/session/{sid}/window/rect")[0] == 200  # the server and the session live on
+
+
+def test_bad_framing_and_every_http_method_get_json(served) -> None:
+    server, _ = served
+    head = "POST /session HTTP/1.1\r\nHost: x\r\n"
+    cases = [
+        (head + "Content-Length: abc\r\n\r\n", 400, "invalid argument"),
+        (head + "Content-Length: -5\r\n\r\n", 400, "invalid argument"),
+        (head + "Content-Length: 99999999999999999999999\r\n\r\n", 413, "invalid argument"),
+        (head + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 411, "invalid argument"),
+        ("garbage\r\n\r\n", 400, "invalid argument"),
+        ("GET /status HTTP/9.9\r\n\r\n", 505, "unknown error"),
+        ("GET /" + "a" * 70_000 + " HTTP/1.1\r\n\r\n", 414, "invalid argument"),
+    ]
+    for method in ("PUT", "PATCH", "OPTIONS", "TRACE", "CONNECT", "FOO"):
+        cases.append((f"{method} /session HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, "unknown method"))
+    cases.append(("PUT /nowhere HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 404, "unknown command"))
+    for data, status, error in cases:
+        got_status, got = raw_request(server, data.encode())
+        assert (got_status, got["value"]["error"]) == (status, error), data[:60]
+    assert raw_request(server, b"HEAD /status HTTP/1.1\r\n\r\n", method="HEAD")[0] == 405
+    assert call(server, "GET", "/status")[0] == 200
+
+
+def test_short_body_idle_and_slow_connections_time_out() -> None:
+    phone = SimPhone(SimConfig(), seed=0)
+    with SimWebDriverServer(phone, read_timeout_s=0.5) as server:
+        start = time.monotonic()  # Content-Length promises 1000 bytes, 10 come: timeout JSON, not a hung handler
+        status, got = raw_request(server, b"POST /session HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" + b"{" * 10)
+        assert (status, got["value"]["error"]) == (408, "timeout") and "10 of 1000" in got["value"]["message"]
+        assert 0.4 <= time.monotonic() - start < 2.0
+
+        idle = [socket.create_connection((server.host, server.port), timeout=3.0) for _ in range(20)]
+        start = time.monotonic()
+        for sent_at_once in (b"", b"GET /status HTTP/1.1\r\n"):  # slow request line, then slow headers
+            with socket.create_connection((server.host, server.port), timeout=3.0) as slow:
+                slow.sendall(sent_at_once)
+                answer, began = b"", time.monotonic()
+                for byte in b"GET /status HTTP/1.1\r\nX-Slow: " + b"z" * 100:  # a byte every 50 ms, never done
+                    try:
+                        slow.sendall(bytes([byte]))
+                    except OSError:
+                        break
+                    readable, _, _ = select.select([slow], [], [], 0.05)
+                    if readable:
+                        answer = b"".join(iter(lambda: slow.recv(65536), b""))  # up to the server's close
+                        break
+                assert answer.startswith(b"HTTP/1.1 408") and b'"timeout"' in answer, answer
+                assert time.monotonic() - began < 1.5
+        for sock in idle:  # idle connections are closed by the server (recv sees the end of the stream)
+            assert sock.recv(1) == b""
+            sock.close()
+        assert time.monotonic() - start < 3.0
+        assert call(server, "GET", "/status")[0] == 200
+
+
+def test_200_simultaneous_session_requests_all_get_an_answer(served) -> None:
+    server, _ = served
+    outcomes: list[Any] = []
+    barrier = threading.Barrier(200)
+
+    def request() -> None:
+        barrier.wait(10)
+        try:
+            outcomes.append(call(server, "POST", "/session", NEW_SESSION, 20)[0])
+        except Exception as error:  # noqa: BLE001 - a reset or timeout is the failure under test
+            outcomes.append(error)
+
+    start = time.monotonic()
+    workers = [threading.Thread(target=request, daemon=True) for _ in range(200)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert len(outcomes) == 200 and outcomes.count(200) == 200, [o for o in outcomes if o != 200][:5]
+    assert time.monotonic() - start < 20.0
+
+
+def test_connections_beyond_the_bound_get_a_clear_503() -> None:
+    phone = SimPhone(SimConfig(), seed=0)
+    with SimWebDriverServer(phone, max_connections=2, max_waiting=3, queue_wait_s=0.3, read_timeout_s=5.0) as server:
+        holders = [socket.create_connection((server.host, server.port), timeout=3.0) for _ in range(2)]
+        time.sleep(0.1)  # both slots are taken by idle connections
+        outcomes: list[Any] = []
+
+        def request() -> None:
+            try:
+                outcomes.append(call(server, "GET", "/status", timeout=5.0))
+            except Exception as error:  # noqa: BLE001
+                outcomes.append(error)
+
+        workers = [threading.Thread(target=request, daemon=True) for _ in range(12)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(5)
+        assert len(outcomes) == 12, outcomes
+        for outcome in outcomes:  # 3 waited queue_wait_s, 9 found the queue full: all a JSON 503, none a reset
+            assert isinstance(outcome, tuple), outcome
+            status, body = outcome
+            assert status == 503 and body["value"]["error"] == "unknown error"
+            assert "busy" in body["value"]["message"] and "max_connections" in body["value"]["message"]
+        for holder in holders:
+            holder.close()
+        time.sleep(0.2)
+        assert call(server, "GET", "/status")[0] == 200  # the slots are free again
