@@ -39,7 +39,7 @@ from coso.algorithms.coso import (
     normalise_effects,
     special_and_punctuation_mask,
 )
-from coso.env.actions import Action, ActionType, format_action
+from coso.actions import Action, ActionType, format_action
 from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig, action_type_labels
 from coso.models.text_encoder import SmallEncoderConfig
 from coso.models.tokenizer import build_default_tokenizer

@@ -28,7 +28,7 @@ from typing import Callable
 
 import torch
 
-from coso.env.actions import build_prompt, format_action
+from coso.actions import build_prompt, format_action
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy
 from coso.models.tokenizer import TokenizerConfig, build_default_tokenizer, random_action, random_plan
 

@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from coso.env.actions import parse_action  # noqa: E402
+from coso.actions import parse_action  # noqa: E402
 from coso.env.base import Observation, PhoneEnv, execute_action  # noqa: E402
 from coso.env.demonstrator import ExpertPolicy, NoiseConfig  # noqa: E402
 from coso.env.judge import RuleJudge  # noqa: E402

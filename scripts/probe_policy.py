@@ -30,8 +30,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from coso.actions import ActionType, parse_action
 from coso.agents.autoui import AutoUIAgent
-from coso.env.actions import ActionType, parse_action
 from coso.env.base import Observation
 from coso.env.demonstrator import ExpertPolicy
 from coso.env.factory import build_encoder, build_pool, load_tasks

@@ -31,11 +31,11 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from coso.actions import ActionType, parse_action
 from coso.agents.autoui import grammar_constraint
 from coso.algorithms.filtered_bc import filtered_bc_loss
 from coso.cli import CONFIG_DIR
 from coso.data.buffer import ReplayBuffer, collate_transitions
-from coso.env.actions import ActionType, parse_action
 from coso.env.demonstrator import ExpertPolicy, NoiseConfig
 from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.rollout import collect_trajectories

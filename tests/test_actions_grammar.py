@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coso.env.actions import (
+from coso.actions import (
     NUM_ACTION_TYPES,
     Action,
     ActionType,

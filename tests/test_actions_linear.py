@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coso.env.actions import (
+from coso.actions import (
     _PLAN_FIELD,
     _POINT_FIELDS,
     _TYPE_FIELD,

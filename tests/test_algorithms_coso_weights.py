@@ -23,7 +23,7 @@ from coso.algorithms.coso import (
     token_weights,
     weight_statistics,
 )
-from coso.env.actions import Action, ActionType, format_action, parse_action
+from coso.actions import Action, ActionType, format_action, parse_action
 from coso.errors import ConfigError, TrainingError
 
 NULL_ID = 0

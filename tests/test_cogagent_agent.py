@@ -12,8 +12,8 @@ from typing import Callable
 import pytest
 from PIL import Image
 
+from coso.actions import Action, ActionType, parse_action
 from coso.agents import CogAgent, CogAgentConfig, parse_grounded_operation, reply_to_action_text
-from coso.env.actions import Action, ActionType, parse_action
 from coso.env.base import Observation
 from coso.env.tasks import OpenAppGoal, Task
 from coso.errors import ConfigError, UserInputError

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from coso.actions import Action, build_prompt, format_action
 from coso.data import ReplayBuffer, Trajectory, Transition, collate_transitions, split_trajectories
-from coso.env.actions import Action, build_prompt, format_action
 from coso.errors import ConfigError, DatasetError
 
 WIDTH = 8  # 2 * D with D = 4

@@ -19,7 +19,7 @@ from coso.data import (
     read_manifest,
     save_trajectories,
 )
-from coso.env.actions import Action, format_action, build_prompt
+from coso.actions import Action, format_action, build_prompt
 from coso.errors import DatasetError
 
 FEATURE_DIM = 6

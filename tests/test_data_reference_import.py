@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from coso.actions import Action, build_prompt, format_action
 from coso.data import import_reference_pt, load_trajectories, save_trajectories
 from coso.data.reference_import import main
-from coso.env.actions import Action, build_prompt, format_action
 from coso.errors import ConfigError, DatasetError
 
 D = 1408

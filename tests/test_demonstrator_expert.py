@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from coso.env.actions import ActionType, parse_action
+from coso.actions import ActionType, parse_action
 from coso.env.base import Observation, PhoneEnv
 from coso.env.demonstrator import ExpertPolicy, NoiseConfig, plan_step
 from coso.env.judge import RuleJudge

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 from transformers import T5ForConditionalGeneration
 
-from coso.env.actions import Action, ActionType, build_prompt, format_action
+from coso.actions import Action, ActionType, build_prompt, format_action
 from coso.errors import CheckpointError, ConfigError
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy, load_autoui_base, map_autoui_state_dict
 from coso.models.tokenizer import TokenizerConfig, build_default_tokenizer

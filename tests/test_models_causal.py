@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from coso.env.actions import Action, ActionType, format_action
+from coso.actions import Action, ActionType, format_action
 from coso.errors import CheckpointError
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy
 from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig, action_type_labels

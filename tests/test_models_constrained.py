@@ -8,8 +8,8 @@ import random
 import pytest
 import torch
 
+from coso.actions import Action, ActionType, format_action, parse_action
 from coso.agents.autoui import AutoUIAgent
-from coso.env.actions import Action, ActionType, format_action, parse_action
 from coso.env.base import Observation
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy
 from coso.models.constrained import AutoUIGrammar, GrammarConstraint

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from transformers import RobertaConfig, RobertaModel
 
-from coso.env.actions import build_prompt
+from coso.actions import build_prompt
 from coso.errors import CheckpointError, ConfigError
 from coso.models.critics import CriticConfig, StepCritic, TrajectoryCritic
 from coso.models.text_encoder import SmallEncoderConfig, TextEncoderSpec, build_text_encoder

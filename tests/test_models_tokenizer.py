@@ -9,7 +9,7 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from coso.env.actions import Action, ActionType, build_prompt, format_action, parse_action
+from coso.actions import Action, ActionType, build_prompt, format_action, parse_action
 from coso.env.task_generator import generate_tasks
 from coso.errors import CheckpointError, ConfigError
 from coso.models.tokenizer import (

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from coso.env.actions import Action, format_action, parse_action
+from coso.actions import Action, format_action, parse_action
 from coso.env.recording import (
     MARKER_COLOUR,
     EpisodeRecorder,

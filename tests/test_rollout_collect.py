@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageChops
 
-from coso.env.actions import build_prompt
+from coso.actions import build_prompt
 from coso.env.base import Observation, PhoneEnv
 from coso.env.demonstrator import ExpertPolicy, NoiseConfig
 from coso.env.features import PixelProjectionEncoder

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from coso.actions import Action, ActionType, format_action
 from coso.algorithms.coso import counterfactual_token_weights, special_and_punctuation_mask
 from coso.config import RunConfig
-from coso.env.actions import Action, ActionType, format_action
 from coso.errors import ConfigError
 from coso.models.autoui import TokenStats
 from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig, action_type_labels

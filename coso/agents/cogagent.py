@@ -18,7 +18,7 @@ screen (0-1000), x first. Operations (case-insensitive):
 ``impossible``                                  task impossible (also ``task impossible``)
 =============================================  ===============================================
 
-Each reply becomes AutoUI text through ``coso.env.actions.format_action``, so the agent plugs into the
+Each reply becomes AutoUI text through ``coso.actions.format_action``, so the agent plugs into the
 rollout like any other. A malformed reply becomes an invalid action text (the episode ends as the
 reference does), counted and logged, never an exception; transport failures are retried with backoff, and
 only a run of ``max_consecutive_failures`` failed requests stops the evaluation with a clear error.
@@ -41,10 +41,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from PIL import Image
 
+from coso.actions import Action, ActionType, format_action
 from coso.config_mapping import dataclass_from_mapping
-from coso.env.actions import Action, ActionType, format_action
-from coso.env.android.retry import Backoff
 from coso.errors import ConfigError, UserInputError
+from coso.retry import Backoff
 
 if TYPE_CHECKING:
     from coso.env.base import Observation

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from coso.env.actions import Action, ActionType, ParsedAction, parse_action
+from coso.actions import Action, ActionType, ParsedAction, parse_action
 from coso.errors import ConfigError, TrainingError
 
 # (ids [N, L], attention mask [N, L]) -> action-type probabilities [N, C]: the causal model in inference mode.

@@ -23,9 +23,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from coso.actions import parse_action
 from coso.data.dataset import save_trajectories
 from coso.data.trajectory import Trajectory, Transition
-from coso.env.actions import parse_action
 from coso.errors import ConfigError, DatasetError, UserInputError, unsafe_load_reason
 
 try:  # numpy >= 2

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from coso.env.actions import Action, ActionType, ParsedAction, build_prompt, parse_action
+from coso.actions import Action, ActionType, ParsedAction, build_prompt, parse_action
 from coso.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, Sequence, TypeVar
 
-from coso.env.actions import POINT_DECIMALS, Action, ActionType, check_point_decimals, format_action
+from coso.actions import POINT_DECIMALS, Action, ActionType, check_point_decimals, format_action
 from coso.env.base import Observation
 from coso.env.sim import queries
 from coso.env.sim.apps.settings import app_info_page

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 from PIL import Image
 
 from coso.config_mapping import dataclass_from_mapping
-from coso.env.android.retry import Backoff
 from coso.errors import ConfigError, UserInputError
+from coso.retry import Backoff
 
 if TYPE_CHECKING:
-    from coso.env.actions import Action
+    from coso.actions import Action
     from coso.env.tasks import Task
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Callable, TypeVar
 
 from PIL import Image
 
-from coso.env.actions import Action
+from coso.actions import Action
 from coso.env.sim import queries
 from coso.env.sim.layout import build_screen
 from coso.env.sim.catalog import resolve_app, resolve_settings_page, resolve_switch

@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from PIL import Image
 
-from coso.env.actions import parse_action
+from coso.actions import parse_action
 from coso.env.base import Device, Observation, PhoneEnv, StepResult
 from coso.env.tasks import Task
 from coso.errors import ConfigError, DeviceError, DeviceTimeoutError, TooManyRestartsError

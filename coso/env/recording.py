@@ -16,7 +16,7 @@ from typing import Callable, Protocol, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from coso.env.actions import Action, ActionType, ParsedAction, parse_action
+from coso.actions import Action, ActionType, ParsedAction, parse_action
 from coso.env.tasks import Task
 from coso.errors import ConfigError
 

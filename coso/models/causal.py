@@ -2,7 +2,7 @@
 
 It reads the policy's own token ids (same tokenizer, EOS included), so the counterfactual weights computed
 by replacing tokens with ``<null>`` line up one-to-one with the policy's action tokens. Labels come from
-``coso.env.actions.parse_action``; unparseable texts get ``TaskImpossible``, as the reference maps them.
+``coso.actions.parse_action``; unparseable texts get ``TaskImpossible``, as the reference maps them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from coso.env.actions import NUM_ACTION_TYPES, ActionType, parse_action
+from coso.actions import NUM_ACTION_TYPES, ActionType, parse_action
 from coso.errors import ConfigError
 from coso.models.serialization import load_config, load_weights, require_directory, save_config, save_weights
 from coso.models.text_encoder import SmallEncoderConfig, SmallTransformerEncoder, mean_pool

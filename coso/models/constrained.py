@@ -1,13 +1,13 @@
 """Grammar-constrained decoding: a logits mask that only lets the policy write parseable AutoUI actions.
 
-``AutoUIGrammar`` is a character-level prefix automaton of the text ``coso.env.actions.format_action``
+``AutoUIGrammar`` is a character-level prefix automaton of the text ``coso.actions.format_action``
 writes::
 
     Action Plan: [T,T,...] ; Action Decision: "action_type": "T", "touch_point": "[y, x]", "lift_point": "[y, x]", "typed_text": "..."
 
 with bounded fields (at most ``max_plan`` plan entries, at most ``max_decimals`` digits after a point's
 decimal point, at most ``max_text_chars`` typed characters, no escapes), so every accepted text parses with
-``coso.env.actions.parse_action``. A DUAL_POINT's coordinates must lie in [0, 1]; other types may also
+``coso.actions.parse_action``. A DUAL_POINT's coordinates must lie in [0, 1]; other types may also
 write the reference's ``-1.0`` placeholder. With ``exact_decimals`` every in-screen coordinate has exactly
 that many digits (the demonstrator's ``env.point_decimals``): the policy then chooses digits, never how
 many, which removes its commonest failure (``0.8`` or ``0.8888`` for ``0.88``).
@@ -32,7 +32,7 @@ from typing import Sequence
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from coso.env.actions import POINT_DECIMALS, ActionType
+from coso.actions import POINT_DECIMALS, ActionType
 from coso.errors import ConfigError
 
 PLAN_NAMES = tuple(action_type.autoui_name for action_type in ActionType)

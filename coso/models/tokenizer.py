@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, Sequence
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
-from coso.env.actions import Action, ActionType, build_prompt, format_action
+from coso.actions import Action, ActionType, build_prompt, format_action
 from coso.env.task_generator import generate_tasks
 from coso.env.tasks import TASK_SETS, Task
 from coso.errors import CheckpointError, ConfigError

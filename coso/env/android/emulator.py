@@ -31,8 +31,8 @@ from coso.env.android.ports import (
     EMULATOR_CONSOLE_PORT_MIN,
     PortAllocator,
 )
-from coso.env.android.retry import Backoff
 from coso.errors import ConfigError, DeviceError, EmulatorError, TooManyRestartsError
+from coso.retry import Backoff
 
 logger = logging.getLogger(__name__)
 

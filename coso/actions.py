@@ -288,7 +288,7 @@ def _parse_action(text: str) -> ParsedAction:
     if len(text) > MAX_ACTION_CHARS:
         return ParsedAction(
             None, f"the text is {len(text)} characters, longer than any action a policy writes "
-                  f"(at most {MAX_ACTION_CHARS}, coso.env.actions.MAX_ACTION_CHARS)"
+                  f"(at most {MAX_ACTION_CHARS}, coso.actions.MAX_ACTION_CHARS)"
         )
     plan_body = _find_field(text, _PLAN_FIELD)
     plan = tuple(p.strip() for p in plan_body.split(",") if p.strip()) if plan_body is not None else ()
