@@ -31,6 +31,7 @@ from typing import Callable
 import torch
 from omegaconf import OmegaConf
 
+from coso.actions import Action, ActionType, format_action
 from coso.algorithms.coso import (
     CPU_CHUNK_SIZE,
     REFERENCE_WINDOW,
@@ -39,10 +40,9 @@ from coso.algorithms.coso import (
     normalise_effects,
     special_and_punctuation_mask,
 )
-from coso.actions import Action, ActionType, format_action
 from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig, action_type_labels
 from coso.models.text_encoder import SmallEncoderConfig
-from coso.models.tokenizer import build_default_tokenizer
+from coso.training.tokenizer import build_default_tokenizer
 
 REPORT_PATH = Path(__file__).resolve().parent / "reports" / "causal_weights.md"
 TARGET_RATIO = 5.0

@@ -30,7 +30,8 @@ import torch
 
 from coso.actions import build_prompt, format_action
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy
-from coso.models.tokenizer import TokenizerConfig, build_default_tokenizer, random_action, random_plan
+from coso.models.tokenizer import TokenizerConfig, random_action, random_plan
+from coso.training.tokenizer import build_default_tokenizer
 
 REPORT_DIR = Path(__file__).resolve().parent / "reports"
 TASKS = [

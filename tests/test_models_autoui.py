@@ -14,7 +14,8 @@ from transformers import T5ForConditionalGeneration
 from coso.actions import Action, ActionType, build_prompt, format_action
 from coso.errors import CheckpointError, ConfigError
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy, load_autoui_base, map_autoui_state_dict
-from coso.models.tokenizer import TokenizerConfig, build_default_tokenizer
+from coso.models.tokenizer import TokenizerConfig
+from coso.training.tokenizer import build_default_tokenizer
 
 torch.set_num_threads(1)
 

@@ -14,7 +14,8 @@ from coso.errors import CheckpointError
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy
 from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig, action_type_labels
 from coso.models.text_encoder import SmallEncoderConfig
-from coso.models.tokenizer import TokenizerConfig, build_default_tokenizer, random_action
+from coso.models.tokenizer import TokenizerConfig, random_action
+from coso.training.tokenizer import build_default_tokenizer
 
 torch.set_num_threads(1)
 

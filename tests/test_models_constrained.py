@@ -13,7 +13,8 @@ from coso.agents.autoui import AutoUIAgent
 from coso.env.base import Observation
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy
 from coso.models.constrained import AutoUIGrammar, GrammarConstraint
-from coso.models.tokenizer import TokenizerConfig, build_default_tokenizer, random_action, random_plan
+from coso.models.tokenizer import TokenizerConfig, random_action, random_plan
+from coso.training.tokenizer import build_default_tokenizer
 
 torch.set_num_threads(1)
 

@@ -6,6 +6,7 @@ import torch
 
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy, last_content_ids, whitespace_token_ids
 from coso.models.tokenizer import TokenizerConfig
+from coso.training.tokenizer import build_default_tokenizer
 
 PROMPT = 'Previous Actions: Goal: Go to walmart.com, search for "macbook pro 15 inch"'
 
@@ -14,7 +15,7 @@ def _policy(continuation: bool) -> AutoUIPolicy:
     config = AutoUIConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16,
                           image_feature_dim=8, copy_head=True, copy_continuation=continuation,
                           tokenizer=TokenizerConfig(word_spaces="separate"))
-    return AutoUIPolicy.from_config(config)
+    return AutoUIPolicy.from_config(config, build_default_tokenizer(config.tokenizer))
 
 
 def _features(policy: AutoUIPolicy, batch: int) -> torch.Tensor:

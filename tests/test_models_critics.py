@@ -15,7 +15,8 @@ from coso.actions import build_prompt
 from coso.errors import CheckpointError, ConfigError
 from coso.models.critics import CriticConfig, StepCritic, TrajectoryCritic
 from coso.models.text_encoder import SmallEncoderConfig, TextEncoderSpec, build_text_encoder
-from coso.models.tokenizer import TokenizerConfig, build_default_tokenizer
+from coso.models.tokenizer import TokenizerConfig
+from coso.training.tokenizer import build_default_tokenizer
 
 torch.set_num_threads(1)
 

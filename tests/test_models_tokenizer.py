@@ -15,13 +15,13 @@ from coso.errors import CheckpointError, ConfigError
 from coso.models.tokenizer import (
     NULL_TOKEN,
     TokenizerConfig,
-    build_default_tokenizer,
     default_corpus,
     ensure_null_token,
     load_tokenizer,
     null_token_id,
     random_action,
 )
+from coso.training.tokenizer import build_default_tokenizer, default_task_corpus
 
 TASKS = [
     'Go to newegg.com, search for "macbook air", and select the first entry',
@@ -82,9 +82,11 @@ def test_null_token_is_never_split_and_survives_in_text(tokenizer):
 
 
 def test_default_corpus_is_deterministic_and_covers_every_action_type():
-    first = list(default_corpus(seed=3, n_actions=400, extra_texts=TASKS, n_tasks=5))
-    second = list(default_corpus(seed=3, n_actions=400, extra_texts=TASKS, n_tasks=5))
-    other = list(default_corpus(seed=4, n_actions=400, extra_texts=TASKS, n_tasks=5))
+    tasks = default_task_corpus(TokenizerConfig(corpus_seed=3, corpus_tasks=5))
+    first = list(default_corpus(tasks, seed=3, n_actions=400, extra_texts=TASKS))
+    second = list(default_corpus(tasks, seed=3, n_actions=400, extra_texts=TASKS))
+    other = list(default_corpus(default_task_corpus(TokenizerConfig(corpus_seed=4, corpus_tasks=5)), seed=4,
+                                n_actions=400, extra_texts=TASKS))
     assert first == second and first != other
     types = {parse_action(text).action.type for text in first if parse_action(text).valid}
     assert types == set(ActionType)

@@ -12,13 +12,13 @@ from coso.errors import ConfigError
 from coso.models.autoui import TokenStats
 from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig, action_type_labels
 from coso.models.text_encoder import SmallEncoderConfig
-from coso.models.tokenizer import build_default_tokenizer
 from coso.training.entropy import (
     CausalEntropyBonus,
     NoEntropyBonus,
     UniformEntropyBonus,
     build_entropy_bonus,
 )
+from coso.training.tokenizer import build_default_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ The evaluation convention of the reference ("the first N tasks, sampled sequenti
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -470,6 +471,18 @@ def generate_tasks(n: int, seed: int, task_set: str = "webshop") -> list[Task]:
         seen.add(sentence)
         tasks.append(Task(text=sentence, goal=goal, task_set=infer_task_set(goal)))
     return tasks
+
+
+def goal_strings(task: Task) -> list[str]:
+    """The non-empty string fields of a task's goal (sites, queries, app names): what an agent types."""
+    values = [getattr(task.goal, f.name) for f in dataclasses.fields(task.goal)]
+    return [value for value in values if isinstance(value, str) and value]
+
+
+def corpus_tasks(n_per_set: int, seed: int) -> tuple[list[str], list[str]]:
+    """Generated sentences of every task set (``n_per_set`` each) and the goal strings typed for them."""
+    tasks = [task for task_set in TASK_SETS for task in generate_tasks(n_per_set, seed, task_set)]
+    return [task.text for task in tasks], [text for task in tasks for text in goal_strings(task)]
 
 
 def sequential_tasks(tasks: Sequence[Task], n: int) -> list[Task]:

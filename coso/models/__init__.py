@@ -19,8 +19,9 @@ from coso.models.critics import CriticConfig, StepCritic, TrajectoryCritic
 from coso.models.text_encoder import SmallEncoderConfig, TextEncoderSpec, build_text_encoder
 from coso.models.tokenizer import (
     NULL_TOKEN,
+    TaskCorpus,
     TokenizerConfig,
-    build_default_tokenizer,
+    build_tokenizer,
     default_corpus,
     ensure_null_token,
     load_tokenizer,
@@ -32,6 +33,6 @@ __all__ = [
     "AutoUIConfig", "AutoUIPolicy", "FusionOutputs", "ImageFusion", "TokenStats", "load_autoui_base",
     "map_autoui_state_dict", "ActionTypeClassifier", "ActionTypeClassifierConfig", "ActionTypeLabels",
     "action_type_labels", "CriticConfig", "StepCritic", "TrajectoryCritic", "SmallEncoderConfig",
-    "TextEncoderSpec", "build_text_encoder", "NULL_TOKEN", "TokenizerConfig", "build_default_tokenizer",
+    "TextEncoderSpec", "build_text_encoder", "NULL_TOKEN", "TaskCorpus", "TokenizerConfig", "build_tokenizer",
     "default_corpus", "ensure_null_token", "load_tokenizer", "null_token_id", "train_tokenizer",
 ]

@@ -40,10 +40,10 @@ from coso.models.serialization import (
 )
 from coso.models.tokenizer import (
     TokenizerConfig,
-    build_default_tokenizer,
     ensure_null_token,
     load_tokenizer,
     null_token_id,
+    require_tokenizer,
 )
 
 logger = logging.getLogger(__name__)
@@ -359,9 +359,8 @@ class AutoUIPolicy(nn.Module):
     @classmethod
     def from_config(cls, config: AutoUIConfig | None = None,
                     tokenizer: PreTrainedTokenizerBase | None = None) -> "AutoUIPolicy":
-        """The built-in policy with random weights; trains the default tokenizer when none is given."""
-        config = config or AutoUIConfig()
-        return cls(config, tokenizer or build_default_tokenizer(config.tokenizer))
+        """The built-in policy with random weights over ``tokenizer`` (a ConfigError when none is given)."""
+        return cls(config or AutoUIConfig(), require_tokenizer(tokenizer, "AutoUIPolicy.from_config"))
 
     def _attach_lora(self) -> None:
         """Wrap the T5 in peft LoRA adapters and freeze everything else (fusion included)."""

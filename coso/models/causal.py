@@ -20,7 +20,7 @@ from coso.actions import NUM_ACTION_TYPES, ActionType, parse_action
 from coso.errors import ConfigError
 from coso.models.serialization import load_config, load_weights, require_directory, save_config, save_weights
 from coso.models.text_encoder import SmallEncoderConfig, SmallTransformerEncoder, mean_pool
-from coso.models.tokenizer import TokenizerConfig, build_default_tokenizer, load_tokenizer, null_token_id
+from coso.models.tokenizer import TokenizerConfig, load_tokenizer, null_token_id, require_tokenizer
 
 UNPARSEABLE_LABEL = ActionType.TaskImpossible
 
@@ -81,9 +81,9 @@ class ActionTypeClassifier(nn.Module):
     @classmethod
     def from_config(cls, config: ActionTypeClassifierConfig | None = None,
                     tokenizer: PreTrainedTokenizerBase | None = None) -> "ActionTypeClassifier":
-        """A fresh classifier over ``tokenizer`` (pass the policy's; default: the in-process one)."""
+        """A fresh classifier over ``tokenizer`` (pass the policy's; a ConfigError when none is given)."""
         config = config or ActionTypeClassifierConfig()
-        return cls(config, tokenizer or build_default_tokenizer(config.tokenizer))
+        return cls(config, require_tokenizer(tokenizer, "ActionTypeClassifier.from_config"))
 
     @property
     def null_token_id(self) -> int:

@@ -81,7 +81,7 @@ class Critic(nn.Module):
     @classmethod
     def from_config(cls: type[CriticT], config: CriticConfig | None = None,
                     tokenizer: PreTrainedTokenizerBase | None = None) -> CriticT:
-        """A fresh critic; the built-in text encoder uses ``tokenizer`` (default: the in-process one)."""
+        """A fresh critic; the built-in text encoder uses ``tokenizer`` (required for it; pass the policy's)."""
         config = config or CriticConfig()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.init_seed)

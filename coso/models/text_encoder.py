@@ -24,7 +24,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokeniz
 
 from coso.errors import CheckpointError, ConfigError
 from coso.models.serialization import require_directory
-from coso.models.tokenizer import TokenizerConfig, build_default_tokenizer, load_tokenizer
+from coso.models.tokenizer import TokenizerConfig, load_tokenizer, require_tokenizer
 
 
 def mean_pool(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -199,7 +199,7 @@ class PretrainedTextEncoder(TextEncoder):
 
 
 def _build_builtin(spec: TextEncoderSpec, tokenizer: PreTrainedTokenizerBase | None) -> TextEncoder:
-    return BuiltinTextEncoder(spec, tokenizer or build_default_tokenizer(spec.tokenizer))
+    return BuiltinTextEncoder(spec, require_tokenizer(tokenizer, "the built-in text encoder"))
 
 
 def _restore_builtin(spec: TextEncoderSpec, directory: Path) -> TextEncoder:

@@ -12,7 +12,6 @@ one token), every digit is its own token (a coordinate is ``0 . 1 9 4 1``) and p
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import re
@@ -23,8 +22,6 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, proce
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from coso.actions import Action, ActionType, build_prompt, format_action
-from coso.env.task_generator import generate_tasks
-from coso.env.tasks import TASK_SETS, Task
 from coso.errors import CheckpointError, ConfigError
 
 PAD_TOKEN = "<pad>"
@@ -58,7 +55,7 @@ class TokenizerConfig:
     model_max_length: int = 512
     corpus_seed: int = 0
     corpus_actions: int = 3000
-    corpus_tasks: int = 600  # task sentences per task set for the default corpus
+    corpus_tasks: int = 600  # task sentences per task set for the default corpus (drawn by the composition root)
     # "attached": a word's token includes its leading space (GPT-2 style, the default); "separate": words are
     # the same token after a space, a quote or at the start (the goal's words and the typed text share ids)
     word_spaces: str = "attached"
@@ -80,6 +77,14 @@ class TokenizerConfig:
             )
 
 
+@dataclass(frozen=True)
+class TaskCorpus:
+    """The task part of the default corpus: task sentences and the strings an agent types for them."""
+
+    texts: tuple[str, ...] = ()
+    typed: tuple[str, ...] = ()
+
+
 def random_action(rng: random.Random, typed_texts: Sequence[str]) -> Action:
     """A random action of a uniformly drawn type: taps and swipes anywhere, text drawn from ``typed_texts``."""
     action_type = rng.choice(list(ActionType))
@@ -97,12 +102,6 @@ def random_plan(rng: random.Random, action: Action) -> list[ActionType]:
     return [action.type] + [rng.choice(list(ActionType)) for _ in range(rng.randint(0, 3))]
 
 
-def _goal_strings(task: Task) -> list[str]:
-    """The non-empty string fields of a task's goal (sites, queries, app names): what an agent types."""
-    values = [getattr(task.goal, f.name) for f in dataclasses.fields(task.goal)]
-    return [value for value in values if isinstance(value, str) and value]
-
-
 def _typed_text_candidates(task_texts: Sequence[str]) -> list[str]:
     """Strings an agent types, from free sentences: quoted queries and 1-3 word spans."""
     quoted = [m for text in task_texts for m in re.findall(r'"([^"]+)"', text)]
@@ -114,19 +113,18 @@ def _typed_text_candidates(task_texts: Sequence[str]) -> list[str]:
     return quoted + spans
 
 
-def default_corpus(seed: int = 0, n_actions: int = 3000, extra_texts: Iterable[str] = (),
-                   n_tasks: int = 600) -> Iterator[str]:
+def default_corpus(tasks: TaskCorpus, seed: int = 0, n_actions: int = 3000,
+                   extra_texts: Iterable[str] = ()) -> Iterator[str]:
     """AutoUI-grammar training text: task sentences, formatted random actions, and prompts built from both.
 
-    Task sentences come from ``coso.env.task_generator.generate_tasks`` (``n_tasks`` per task set) plus
+    Task sentences are ``tasks.texts`` (the composition root draws them from the task generator) plus
     ``extra_texts`` (e.g. real AitW task lists); every action type appears, with random plans, taps,
-    swipes, and typed text drawn from the goals' queries and names and from the extra sentences.
+    swipes, and typed text drawn from ``tasks.typed`` and from the extra sentences.
     """
     rng = random.Random(seed)
-    tasks = [task for task_set in TASK_SETS for task in generate_tasks(n_tasks, seed, task_set)]
     extra = [str(text) for text in extra_texts]
-    task_texts = [task.text for task in tasks] + extra
-    typed_texts = [text for task in tasks for text in _goal_strings(task)] + _typed_text_candidates(extra)
+    task_texts = list(tasks.texts) + extra
+    typed_texts = list(tasks.typed) + _typed_text_candidates(extra)
     typed_texts = typed_texts or ["search"]
     yield from task_texts
     for _ in range(4):
@@ -180,11 +178,20 @@ def train_tokenizer(texts: Iterable[str], config: TokenizerConfig = TokenizerCon
     )
 
 
-def build_default_tokenizer(config: TokenizerConfig = TokenizerConfig(),
-                            extra_texts: Iterable[str] = ()) -> PreTrainedTokenizerFast:
-    """The built-in tokenizer: ``train_tokenizer`` on ``default_corpus`` (deterministic for a config)."""
-    corpus = default_corpus(config.corpus_seed, config.corpus_actions, extra_texts, config.corpus_tasks)
-    return train_tokenizer(corpus, config)
+def build_tokenizer(config: TokenizerConfig, tasks: TaskCorpus,
+                    extra_texts: Iterable[str] = ()) -> PreTrainedTokenizerFast:
+    """``train_tokenizer`` on ``default_corpus`` of ``tasks`` (deterministic for a config and a corpus)."""
+    return train_tokenizer(default_corpus(tasks, config.corpus_seed, config.corpus_actions, extra_texts), config)
+
+
+def require_tokenizer(tokenizer: PreTrainedTokenizerBase | None, what: str) -> PreTrainedTokenizerBase:
+    """``tokenizer``, or a ConfigError saying that ``what`` needs one (models never train the default)."""
+    if tokenizer is None:
+        raise ConfigError(
+            f"{what} needs a tokenizer: pass the policy's, or build the in-process one with "
+            "coso.training.tokenizer.build_default_tokenizer(config.tokenizer)"
+        )
+    return tokenizer
 
 
 def load_tokenizer(directory: str | os.PathLike) -> PreTrainedTokenizerBase:

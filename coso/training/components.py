@@ -12,6 +12,7 @@ from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig
 from coso.models.critics import CriticConfig, StepCritic, TrajectoryCritic
 from coso.models.text_encoder import SmallEncoderConfig, TextEncoderSpec
 from coso.models.tokenizer import TokenizerConfig, ensure_null_token
+from coso.training.tokenizer import build_default_tokenizer
 from coso.training.trainer import Models
 
 MODEL_DIRS = {"policy": "policy", "step_critic": "step_critic", "trajectory_critic": "trajectory_critic",
@@ -33,7 +34,8 @@ def _policy(config: RunConfig) -> AutoUIPolicy:
         policy = load_autoui_base(agent.policy_path)
         ensure_null_token(policy.tokenizer)
         return policy
-    return AutoUIPolicy.from_config(_policy_config(config))
+    policy_config = _policy_config(config)
+    return AutoUIPolicy.from_config(policy_config, build_default_tokenizer(policy_config.tokenizer))
 
 
 def check_model_settings(config: RunConfig) -> None:
