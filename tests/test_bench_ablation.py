@@ -1,8 +1,7 @@
-"""benchmarks/bench_ablation.py: the aggregation on synthetic records, bad arguments, and one tiny grid end to end."""
+"""benchmarks/bench_ablation.py, its grid and report modules: aggregation, bad arguments, one tiny grid end to end."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
@@ -19,17 +18,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TINY = [*TINY_RUN, "train.online_iterations=1", "logging.wandb_mode=disabled"]
 
 
-def load_bench():
-    """Import benchmarks/bench_ablation.py as a module (benchmarks/ is no package)."""
-    spec = importlib.util.spec_from_file_location("bench_ablation", REPO_ROOT / "benchmarks" / "bench_ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load_bench()
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))  # benchmarks/ is no package: its modules import by name
+import ablation_grid as grid  # noqa: E402
+import ablation_report as renderer  # noqa: E402
+import bench_ablation as bench  # noqa: E402
 
 
 def record(method: str, seed: int, final: float | None, offline: float | None = 0.1, **kwargs):
@@ -37,18 +29,19 @@ def record(method: str, seed: int, final: float | None, offline: float | None = 
     success = {"initial": 0.0, "offline": offline, "final": final}
     success = {key: value for key, value in success.items() if value is not None}
     curve = kwargs.pop("curve", [])
-    return bench.RunRecord(method=method, seed=seed, eval_success=success, env_steps=kwargs.get("env_steps", 100),
-                           episodes=10, wall_seconds=kwargs.get("wall_seconds", 5.0), curve=curve,
-                           eval_counts=kwargs.get("eval_counts", {}))
+    return renderer.RunRecord(method=method, seed=seed, eval_success=success,
+                              env_steps=kwargs.get("env_steps", 100), episodes=10,
+                              wall_seconds=kwargs.get("wall_seconds", 5.0), curve=curve,
+                              eval_counts=kwargs.get("eval_counts", {}))
 
 
 LABELS = ["DigiRL", "naive entropy", "CoSo"]
 
 
 def test_mean_std_is_the_sample_std() -> None:
-    assert bench.mean_std([]) == (None, None)
-    assert bench.mean_std([0.5]) == (0.5, None)
-    mean, std = bench.mean_std([0.25, 0.5, 0.75])
+    assert renderer.mean_std([]) == (None, None)
+    assert renderer.mean_std([0.5]) == (0.5, None)
+    mean, std = renderer.mean_std([0.25, 0.5, 0.75])
     assert mean == pytest.approx(0.5) and std == pytest.approx(0.25)
 
 
@@ -57,7 +50,7 @@ def test_method_rows_average_over_seeds_and_list_missing_runs() -> None:
                record("DigiRL", 1, 0.75, env_steps=200, wall_seconds=6.0),
                record("CoSo", 0, 0.5), record("CoSo", 2, 0.5),
                record("offline", 0, 0.1, offline=0.1)]
-    rows = bench.method_rows(records, LABELS, [0, 1, 2])
+    rows = renderer.method_rows(records, LABELS, [0, 1, 2])
     assert [row.method for row in rows] == LABELS
     digirl, entropy, coso = rows
     assert digirl.seeds == [0, 1] and digirl.final == [0.25, 0.75] and digirl.missing_seeds == [2]
@@ -70,8 +63,8 @@ def test_method_rows_average_over_seeds_and_list_missing_runs() -> None:
 
 
 def test_offline_success_falls_back_to_the_offline_run() -> None:
-    rows = bench.method_rows([record("CoSo", 0, 0.5, offline=None), record("offline", 0, 0.2, offline=0.2)],
-                             ["CoSo"], [0])
+    rows = renderer.method_rows([record("CoSo", 0, 0.5, offline=None), record("offline", 0, 0.2, offline=0.2)],
+                                ["CoSo"], [0])
     assert rows[0].offline_mean == pytest.approx(0.2) and rows[0].offline_std is None
 
 
@@ -79,15 +72,15 @@ def test_ordering_statement_orders_means_and_compares_with_one_std() -> None:
     records = [record("DigiRL", s, v) for s, v in [(0, 0.1), (1, 0.2), (2, 0.3)]]
     records += [record("naive entropy", s, v) for s, v in [(0, 0.2), (1, 0.25), (2, 0.3)]]
     records += [record("CoSo", s, v) for s, v in [(0, 0.8), (1, 0.85), (2, 0.9)]]
-    lines = bench.ordering_statement(bench.method_rows(records, LABELS, [0, 1, 2]))
+    lines = renderer.ordering_statement(renderer.method_rows(records, LABELS, [0, 1, 2]))
     assert lines[0] == "Ordering of the mean final eval success: CoSo (85.0%) > naive entropy (25.0%) > DigiRL (20.0%)."
     assert any(line.startswith("CoSo − DigiRL: 65.0 points, exceeds one std") for line in lines)
     assert any(line.startswith("naive entropy − DigiRL: 5.0 points, does not exceed one std") for line in lines)
 
 
 def test_ordering_statement_with_ties_one_seed_and_missing_methods() -> None:
-    rows = bench.method_rows([record("DigiRL", 0, 0.5), record("CoSo", 0, 0.5)], LABELS, [0])
-    lines = bench.ordering_statement(rows)
+    rows = renderer.method_rows([record("DigiRL", 0, 0.5), record("CoSo", 0, 0.5)], LABELS, [0])
+    lines = renderer.ordering_statement(rows)
     assert lines[0] == "Ordering of the mean final eval success: DigiRL (50.0%) = CoSo (50.0%)."
     assert "no std to compare with (fewer than 2 seeds)" in lines[1]
     assert lines[-1] == "No finished runs for: naive entropy."
@@ -95,30 +88,30 @@ def test_ordering_statement_with_ties_one_seed_and_missing_methods() -> None:
 
 def test_mean_curve_aligns_by_iteration_index() -> None:
     def curve(points):
-        return [bench.CurvePoint(i, steps, rate) for i, (steps, rate) in enumerate(points)]
+        return [renderer.CurvePoint(i, steps, rate) for i, (steps, rate) in enumerate(points)]
 
-    mean = bench.mean_curve([curve([(10, 0.0), (20, 0.5), (30, 1.0)]), curve([(12, 0.5), (22, 0.5)]), []])
+    mean = renderer.mean_curve([curve([(10, 0.0), (20, 0.5), (30, 1.0)]), curve([(12, 0.5), (22, 0.5)]), []])
     assert mean.seeds == 2 and mean.env_steps == [11, 21]
     assert mean.mean == pytest.approx([0.25, 0.5]) and mean.std == pytest.approx([0.3535534, 0.0], rel=1e-6)
-    assert bench.mean_curve([]).mean == []
+    assert renderer.mean_curve([]).mean == []
 
 
 def test_stage_rows_and_markdown() -> None:
     records = [record("DigiRL", 0, 0.25, eval_counts={"final": [1, 4]}),
                record("DigiRL", 1, 0.5, eval_counts={"final": [2, 4]}), record("CoSo", 0, 0.75)]
-    stages = bench.stage_rows(records, "DigiRL", [0, 1, 2])
+    stages = renderer.stage_rows(records, "DigiRL", [0, 1, 2])
     assert [row.seed for row in stages] == [0, 1]
     assert stages[0].initial == 0.0 and stages[0].sft is None and stages[0].final == 0.25
-    rows = bench.method_rows(records, LABELS, [0, 1, 2])
-    budget = bench.budget_from_config({"scale_name": "smoke", "train": {"online_iterations": 1}, "env": {}})
+    rows = renderer.method_rows(records, LABELS, [0, 1, 2])
+    budget = renderer.budget_from_config({"scale_name": "smoke", "train": {"online_iterations": 1}, "env": {}})
     assert budget["scale_name"] == "smoke" and budget["train.online_iterations"] == 1
-    assert budget["env.task_set"] is None and list(budget) == list(bench.BUDGET_KEYS)
-    text = bench.render_markdown(command="python benchmarks/bench_ablation.py", machine=bench.machine_info(),
-                                 budget=budget, budget_source="test", rows=rows, stages=stages,
-                                 ordering=bench.ordering_statement(rows), grid_wall_seconds=12.0,
-                                 invocations=1, this_wall_seconds=12.0,
-                                 runs_wall_seconds=10.0, executed=3, reused=0, failures=["CoSo seed 1: exit 1"],
-                                 plot_name="ablation.png")
+    assert budget["env.task_set"] is None and list(budget) == list(renderer.BUDGET_KEYS)
+    text = renderer.render_markdown(command="python benchmarks/bench_ablation.py", machine=renderer.machine_info(),
+                                    budget=budget, budget_source="test", rows=rows, stages=stages,
+                                    ordering=renderer.ordering_statement(rows), grid_wall_seconds=12.0,
+                                    invocations=1, this_wall_seconds=12.0,
+                                    runs_wall_seconds=10.0, executed=3, reused=0,
+                                    failures=["CoSo seed 1: exit 1"], plot_name="ablation.png")
     low, high = wilson_interval(3, 8)
     assert (f"| DigiRL | 37.5 ± 17.7 | {100 * low:.1f}–{100 * high:.1f} (8 episodes) | 0: 25.0, 1: 50.0 (missing: 2) "
             "| 10.0 ± 0.0 | +27.5 ± 17.7 |") in text
@@ -130,8 +123,8 @@ def test_stage_rows_and_markdown() -> None:
 def test_read_record_and_is_finished(tmp_path: Path) -> None:
     run_dir = tmp_path / "coso" / "seed3"
     run_dir.mkdir(parents=True)
-    spec = bench.build_specs(tmp_path, [3], [])[4]  # base, offline, DigiRL, naive entropy, CoSo
-    assert spec.method.label == "CoSo" and spec.save_path == run_dir and not bench.is_finished(spec)
+    spec = grid.build_specs(tmp_path, [3], [])[4]  # base, offline, DigiRL, naive entropy, CoSo
+    assert spec.method.label == "CoSo" and spec.save_path == run_dir and not grid.is_finished(spec)
     summary = {"config_name": "coso_off2on", "seed": 3, "env_steps": 40, "episodes": 8,
                "eval_success_rate": {"initial": 0.0, "offline": 0.25, "final": 0.5},
                "wall_seconds": {"online_rollout": 1.5, "online_update": 2.0, "total_this_process": 9.0}}
@@ -140,12 +133,12 @@ def test_read_record_and_is_finished(tmp_path: Path) -> None:
              {"phase": "online", "env_steps": 20, "success_rate": 0.25},
              {"phase": "online", "env_steps": 40, "success_rate": 0.5}]
     (run_dir / "metrics.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + '\n{"phase": "onl')
-    assert bench.is_finished(spec)
-    got = bench.read_record("CoSo", 3, run_dir)
+    assert grid.is_finished(spec)
+    got = renderer.read_record("CoSo", 3, run_dir)
     assert got.eval_success["final"] == 0.5 and got.env_steps == 40 and got.wall_seconds == 3.5
     assert [(p.iteration, p.env_steps, p.success_rate) for p in got.curve] == [(0, 20, 0.25), (1, 40, 0.5)]
     (run_dir / "summary.json").write_text(json.dumps({**summary, "seed": 4}))
-    assert not bench.is_finished(spec)
+    assert not grid.is_finished(spec)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -225,7 +218,7 @@ def test_a_failed_run_skips_its_seed_and_the_rest_of_the_grid_still_reports(tmp_
                                                                              capsys) -> None:
     script = tmp_path / "fake_run.py"
     script.write_text(FAKE_RUN)
-    monkeypatch.setattr(bench, "RUN_SCRIPT", script)
+    monkeypatch.setattr(grid, "RUN_SCRIPT", script)
     report = tmp_path / "ablation.md"
     argv = ["--seeds", "0,1", "--runs-dir", str(tmp_path / "runs"), "--report", str(report)]
     assert bench.main(argv) == 1
@@ -247,7 +240,7 @@ def test_a_failed_run_skips_its_seed_and_the_rest_of_the_grid_still_reports(tmp_
 def test_report_only_launches_nothing_and_lists_unfinished_runs(tmp_path: Path, monkeypatch, capsys) -> None:
     script = tmp_path / "fake_run.py"
     script.write_text(FAKE_RUN)
-    monkeypatch.setattr(bench, "RUN_SCRIPT", script)
+    monkeypatch.setattr(grid, "RUN_SCRIPT", script)
     runs, report = tmp_path / "runs", tmp_path / "ablation.md"
     assert bench.main(["--seeds", "0", "--runs-dir", str(runs), "--report", str(report)]) == 0
     shutil.rmtree(runs / "coso" / "seed0")  # as if the CoSo run had not finished yet
