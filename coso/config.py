@@ -99,6 +99,10 @@ class AlgorithmConfig:
     trajectory_filter_fraction: float = 0.1
     actor_prob_clamp: bool = True  # DigiRL's [0.001, 0.99] clamp on the chosen token's probability
     critic_next_state_target: bool = True  # the reference also trains V(s') on the MC-return target
+    # behaviour-cloning anchor: each actor step also adds this times the token-mean NLL of a batch drawn from
+    # every successful trajectory of the training buffer, so learning the few tasks the curriculum keeps does
+    # not overwrite the tasks it already solves (0: DigiRL's update alone; docs/learning-dynamics.md §11)
+    bc_anchor_coeff: float = 0.0
 
 
 @dataclass
@@ -157,6 +161,9 @@ class TrainConfig:
     online_iterations: int = 10
     rollout_size: int = 16
     warmup_iterations: int = 0  # online iterations that train critics only
+    # share of each online iteration's rollout tasks drawn from the tasks whose latest episode in the buffer
+    # failed (coso/training/curriculum.py); 0 draws every task uniformly, as DigiRL does
+    failed_task_replay: float = 0.0
     capacity: int = 2000
     train_fraction: float = 0.8
     batch_size: int = 4
@@ -252,6 +259,7 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("agent.lora_rank", 0, False, "the LoRA rank (0: none)"),
     ("algorithm.gamma", 0, False, "the discount"),
     ("algorithm.trajectory_filter_fraction", 0, True, "the kept fraction"),
+    ("algorithm.bc_anchor_coeff", 0, False, "the behaviour-cloning anchor's weight (0: none)"),
     ("causal.hidden_size", 1, False, "units"),
     ("causal.num_heads", 1, False, "heads"),
     ("causal.num_layers", 1, False, "layers"),
@@ -275,6 +283,7 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("train.online_iterations", 0, False, "iterations"),
     ("train.rollout_size", 1, False, "episodes per iteration"),
     ("train.warmup_iterations", 0, False, "iterations"),
+    ("train.failed_task_replay", 0, False, "the replayed share of the rollout tasks"),
     ("train.capacity", 1, False, "trajectories"),
     ("train.train_fraction", 0, True, "the training share of the buffer"),
     ("train.batch_size", 1, False, "samples per micro-batch"),
@@ -297,6 +306,7 @@ _UPPER: tuple[tuple[str, float, bool], ...] = (
     ("algorithm.gamma", 1, False),
     ("algorithm.trajectory_filter_fraction", 1, False),
     ("train.train_fraction", 1, False),
+    ("train.failed_task_replay", 1, False),
     ("train.sft_noise", 1, False),
     ("train.offline_noise", 1, False),
     ("train.lm_adam_beta2", 1, True),

@@ -35,6 +35,7 @@ from coso.errors import ConfigError
 from coso.rollout import collect_trajectories
 from coso.stats import wilson_interval
 from coso.training.collection import CollectionReport, check_collection
+from coso.training.curriculum import latest_failed_tasks, rollout_tasks
 from coso.training.checkpoint import (
     TrainingState,
     has_checkpoint,
@@ -378,8 +379,10 @@ class TrainingRun:
             metrics.update(self.trainer.critic_accuracy(val_buffer))
             kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=online)
             if train_actor:
+                successes = [t for t in train_buffer.trajectories() if t.success and t.transitions]
                 metrics.update(self.trainer.train_actor(ReplayBuffer(train.capacity, kept), actor_epochs,
-                                                        entropy=entropy))
+                                                        entropy=entropy,
+                                                        anchor=ReplayBuffer(train.capacity, successes)))
         metrics.update(kept_composition(kept))
         return metrics
 
@@ -396,7 +399,8 @@ class TrainingRun:
         rng = random.Random(cfg.seed * 100_003 + iteration)
         # reseeded per iteration and process: a resumed run samples what an unbroken one does
         self.generator.manual_seed((cfg.seed * 1_000_003 + iteration) * 64 + self.accelerator.process_index)
-        tasks = [rng.choice(self.train_tasks) for _ in range(train.rollout_size)]
+        failing = latest_failed_tasks(self.buffer.trajectories(), self.train_tasks) if train.failed_task_replay else []
+        tasks = rollout_tasks(rng, self.train_tasks, train.rollout_size, failing, train.failed_task_replay)
         with self.timer.phase("online_rollout"):
             trajectories, stats = self._rollout(lambda: self._model_agent(cfg.agent.temperature), tasks,
                                                 ROLLOUT_SEED_BASE + cfg.seed * 10_000 + iteration * train.rollout_size)
@@ -406,6 +410,8 @@ class TrainingRun:
             trajectory.metadata["online_iteration"] = iteration
         self.buffer.add([t for t in trajectories if t.transitions])
         metrics = {"success_rate": stats.get("success_rate", 0.0), **{f"rollout_{k}": v for k, v in stats.items()}}
+        if train.failed_task_replay:
+            metrics["failing_tasks"] = len(failing)
         with self.timer.phase("online_update"):
             train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
             if cfg.use_causal:  # pretrained on the first data it sees (offline, or the first rollouts)

@@ -225,11 +225,15 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ actor
 
-    def train_actor(self, buffer: ReplayBuffer, epochs: int, *, entropy: bool) -> dict[str, float]:
-        """DigiRL's advantage-filtered actor update, minus alpha * H^B when the entropy bonus is on."""
+    def train_actor(self, buffer: ReplayBuffer, epochs: int, *, entropy: bool,
+                    anchor: ReplayBuffer | None = None) -> dict[str, float]:
+        """DigiRL's advantage-filtered actor update, minus alpha * H^B when the entropy bonus is on, plus
+        ``algorithm.bc_anchor_coeff`` times the token-mean NLL of a batch from ``anchor`` (the successes)."""
         if len(buffer) == 0 or epochs <= 0:
             return {}
         train = self.config.train
+        anchor_coeff = self.config.algorithm.bc_anchor_coeff
+        anchor = anchor if anchor is not None and anchor_coeff > 0 else ReplayBuffer(1)
         critic = self.accelerator.unwrap_model(self.step_critic)
         horizon = max(self.config.env.max_steps_general, self.config.env.max_steps_webshop)
         metrics: dict[str, list[float]] = {}
@@ -252,6 +256,10 @@ class Trainer:
                 for key, value in bonus.metrics.items():
                     metrics.setdefault(key, []).append(value)
                 self.on_actor_batch(batch, bonus.weights)
+            if len(anchor):
+                anchor_loss = self._anchor_nll(anchor)
+                metrics.setdefault("bc_anchor_loss", []).append(float(anchor_loss.detach()))
+                loss = loss + anchor_coeff * anchor_loss
             return loss
 
         losses = [self._optimise("actor", self.policy, self.policy_optimizer, micro_loss, train.grad_accum_steps)
@@ -260,6 +268,13 @@ class Trainer:
         result = {key: _mean(values) for key, values in metrics.items()}
         result["actor_total_loss"] = _mean(losses)
         return result
+
+    def _anchor_nll(self, anchor: ReplayBuffer) -> torch.Tensor:
+        """Token-mean NLL of one batch of the anchor buffer's actions under the policy."""
+        batch = self._device_batch(anchor.sample(self.config.train.batch_size, self.generator))
+        stats = self.policy(batch.prompts, batch.image_features, batch.actions)
+        keep = torch.ones(len(batch), dtype=torch.bool, device=stats.mask.device)
+        return filtered_bc_loss(stats.log_probs, stats.mask, keep, reduction="token_mean")
 
     def train_filtered_bc(self, buffer: ReplayBuffer, epochs: int, *, reduction: str = "sequence_sum",
                           name: str = "filtered BC", metric: str = "bc_loss") -> dict[str, float]:
