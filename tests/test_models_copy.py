@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from coso.errors import ConfigError
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy, last_content_ids, whitespace_token_ids
 from coso.models.tokenizer import TokenizerConfig
 from coso.training.tokenizer import build_default_tokenizer
@@ -11,9 +13,9 @@ from coso.training.tokenizer import build_default_tokenizer
 PROMPT = 'Previous Actions: Goal: Go to walmart.com, search for "macbook pro 15 inch"'
 
 
-def _policy(continuation: bool) -> AutoUIPolicy:
+def _policy(continuation: bool, read: bool = False) -> AutoUIPolicy:
     config = AutoUIConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16,
-                          image_feature_dim=8, copy_head=True, copy_continuation=continuation,
+                          image_feature_dim=8, copy_head=True, copy_continuation=continuation, copy_read=read,
                           tokenizer=TokenizerConfig(word_spaces="separate"))
     return AutoUIPolicy.from_config(config, build_default_tokenizer(config.tokenizer))
 
@@ -55,9 +57,11 @@ def _log_probs_after(policy: AutoUIPolicy, prompts: list[str], features: torch.T
     policy.eval()
     with torch.no_grad():
         encoded = policy.encode(prompts, features)
+        last_written = policy.last_written(inputs)
         logits = policy.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
-                           attention_mask=encoded.attention_mask, decoder_input_ids=inputs, use_cache=False).logits
-        return policy.next_token_log_probs(logits, encoded, inputs)
+                           attention_mask=encoded.attention_mask, use_cache=False,
+                           **policy.decoder_inputs(inputs, encoded, last_written)).logits
+        return policy.next_token_log_probs(logits, encoded, inputs, last_written=last_written)
 
 
 def test_strong_continuation_points_at_the_goal_word_after_the_last_written() -> None:
@@ -92,13 +96,16 @@ def test_without_continuation_the_pointer_ignores_what_was_written() -> None:
     assert torch.allclose(log_probs[0, 0], log_probs[0, 1], atol=1e-5)  # uniform pointer, whatever came before
 
 
-def test_incremental_decoding_and_teacher_forcing_agree_under_continuation() -> None:
-    """The KV-cached decoder tracks the last written token as token_stats does: greedy tokens are the
-    teacher-forced argmax at every position."""
-    policy = _policy(True)
+@pytest.mark.parametrize("read", [False, True])
+def test_incremental_decoding_and_teacher_forcing_agree_under_continuation(read: bool) -> None:
+    """The KV-cached decoder tracks the last written token (and its selective read) as token_stats does:
+    greedy tokens are the teacher-forced argmax at every position."""
+    policy = _policy(True, read)
     with torch.no_grad():
         policy.copy.gate.bias.fill_(1.0)
         policy.copy.continuation.fill_(5.0)
+        if read:
+            policy.copy.read.weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(1))
     features = _features(policy, 2)
     prompts = [PROMPT, "Goal: Go to ebay.com, search for 'logitech g903'"]
     tokens = policy.generate_tokens(prompts, features, do_sample=False, max_new_tokens=10)
@@ -109,3 +116,32 @@ def test_incremental_decoding_and_teacher_forcing_agree_under_continuation() -> 
         written = tokens[row]
         length = int((written != policy.tokenizer.pad_token_id).sum())
         assert log_probs[row, :length].argmax(-1).tolist() == written[:length].tolist(), texts[row]
+
+
+def test_selective_read_is_the_state_of_the_goal_token_after_the_last_written() -> None:
+    policy = _policy(True, read=True)
+    with torch.no_grad():
+        policy.copy.read.weight.copy_(torch.eye(policy.config.d_model))
+    tokenizer = policy.tokenizer
+    ids = {piece: tokenizer(piece, add_special_tokens=False)["input_ids"][0] for piece in ("macbook", "pro")}
+    inputs = torch.tensor([[tokenizer.pad_token_id, ids["macbook"], ids["pro"]]])
+    with torch.no_grad():
+        encoded = policy.encode([PROMPT], _features(policy, 1))
+        read = policy.copy.selective_read(encoded, policy.last_written(inputs))
+    source = encoded.input_ids[0].tolist()
+    assert torch.allclose(read[0, 0], torch.zeros_like(read[0, 0]))  # nothing written yet
+    assert torch.allclose(read[0, 1], encoded.hidden[0, source.index(ids["pro"])], atol=1e-6)
+    spaces = set(whitespace_token_ids(tokenizer))
+    after_pro = next(j for j in range(source.index(ids["pro"]) + 1, len(source)) if source[j] not in spaces)
+    assert torch.allclose(read[0, 2], encoded.hidden[0, after_pro], atol=1e-6)
+
+
+def test_untrained_read_leaves_the_policy_unchanged_and_needs_the_continuation() -> None:
+    plain, reading = _policy(True), _policy(True, read=True)
+    features = _features(plain, 1)
+    action = ['"typed_text": "macbook pro 15 inch"']
+    with torch.no_grad():
+        assert torch.equal(plain.token_stats([PROMPT], features, action).log_probs,
+                           reading.token_stats([PROMPT], features, action).log_probs)
+    with pytest.raises(ConfigError, match="copy_read"):
+        AutoUIConfig(copy_head=True, copy_continuation=False, copy_read=True)

@@ -83,6 +83,10 @@ class AutoUIConfig:
     # the copy head's span continuation (CopyHead): a learned bonus for pointing at the goal token that
     # follows the last token written, so a query is copied in order instead of looping or skipping words
     copy_continuation: bool = False
+    # the copy head's selective read (CopyNet): the decoder's input embedding also gets a projection of the
+    # encoder state of the goal token that follows the last token written, so the decoder sees what comes
+    # next in the goal (e.g. the quote that ends the query); needs copy_continuation
+    copy_read: bool = False
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
 
     def __post_init__(self) -> None:
@@ -100,6 +104,9 @@ class AutoUIConfig:
             raise ConfigError(
                 f"agent: dropout and lora_dropout must lie in [0, 1), got {self.dropout}, {self.lora_dropout}"
             )
+        if self.copy_read and not (self.copy_head and self.copy_continuation):
+            raise ConfigError("agent.model.copy_read=true needs copy_head=true and copy_continuation=true: the "
+                              "selective read follows the copy head's continuation")
         if self.lora_rank < 0 or self.vocab_size < 0:
             raise ConfigError(f"agent: lora_rank and vocab_size must be >= 0, got {self.lora_rank}, {self.vocab_size}")
 
@@ -230,6 +237,10 @@ class CopyHead(nn.Module):
     It points only at the goal (the tokens after the prompt's ``Goal`` marker, when the tokenizer has it
     as one token): what an agent copies is a site or a query, never the previous action's coordinates.
 
+    With ``read`` (``selective_read``) the decoder's next input embedding gets W_r times the mean fused
+    encoder state of the goal tokens x_j with prev(x_j) = last written: CopyNet's selective read, which
+    tells the decoder which goal token comes next (a word of the query, or the quote that ends it).
+
     With ``continuation`` the attention scores get ``beta * [prev(x_j) = last written]``, where prev(x_j)
     is the goal's last non-whitespace token before x_j and "last written" the decoder's last
     non-whitespace input token: the location-aware selective read of CopyNet (Gu et al., 2016) reduced to
@@ -238,13 +249,16 @@ class CopyHead(nn.Module):
     """
 
     def __init__(self, d_model: int, special_ids: Sequence[int], goal_token_id: int | None = None,
-                 whitespace_ids: Sequence[int] = (), continuation: bool = False) -> None:
+                 whitespace_ids: Sequence[int] = (), continuation: bool = False, read: bool = False) -> None:
         super().__init__()
         self.query = nn.Linear(d_model, d_model, bias=False)
         self.key = nn.Linear(d_model, d_model, bias=False)
         self.gate = nn.Linear(d_model, 1)
         self.goal_token_id = goal_token_id
         self.continuation = nn.Parameter(torch.tensor(2.0)) if continuation else None
+        self.read = nn.Linear(d_model, d_model, bias=False) if read else None
+        if self.read is not None:
+            nn.init.zeros_(self.read.weight)  # starts as the policy without the read
         self.register_buffer("special_ids", torch.tensor(sorted(set(special_ids)), dtype=torch.long),
                              persistent=False)
         skipped = sorted(set(whitespace_ids) | set(special_ids)) if continuation else []
@@ -257,6 +271,26 @@ class CopyHead(nn.Module):
         ``last_written`` ``[B, T]``: the decoder's last non-whitespace input token at each position (see
         ``last_content_ids``); needed only with ``continuation``.
         """
+        source = encoded.input_ids
+        pointable = self._pointable(encoded)
+        scores = torch.einsum("btd,bsd->bts", self.query(decoder_states).float(), self.key(encoded.hidden).float())
+        scores = scores / math.sqrt(decoder_states.shape[-1])
+        if self.continuation is not None:
+            if last_written is None:
+                raise ValueError("CopyHead(continuation=True) needs last_written, the decoder's last written tokens")
+            pointable &= ~torch.isin(source, self.skip_ids)
+            scores = scores + self.continuation.float() * self._follows(source, last_written).float()
+        scores = scores.masked_fill(~pointable[:, None, :], float("-inf"))
+        attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # a prompt of special tokens only points nowhere
+        pointer = torch.zeros_like(logits, dtype=torch.float32)
+        pointer.scatter_add_(-1, source[:, None, :].expand(-1, logits.shape[1], -1), attention)
+        gate = torch.sigmoid(self.gate(decoder_states).float())
+        mixed = (1.0 - gate) * torch.softmax(logits.float(), dim=-1) + gate * pointer
+        return torch.log(mixed.clamp_min(1e-30))
+
+
+    def _pointable(self, encoded: EncodedObservations) -> torch.Tensor:
+        """[B, S] prompt positions the pointer may choose: the goal's non-special tokens."""
         if encoded.input_ids is None:
             raise ValueError("CopyHead needs the prompt token ids (EncodedObservations.input_ids)")
         source = encoded.input_ids
@@ -265,23 +299,23 @@ class CopyHead(nn.Module):
             after_goal = torch.cumsum((source == self.goal_token_id).long(), dim=1) > 0
             has_goal = after_goal.any(dim=1, keepdim=True)
             pointable &= after_goal | ~has_goal
-        scores = torch.einsum("btd,bsd->bts", self.query(decoder_states).float(), self.key(encoded.hidden).float())
-        scores = scores / math.sqrt(decoder_states.shape[-1])
-        if self.continuation is not None:
-            if last_written is None:
-                raise ValueError("CopyHead(continuation=True) needs last_written, the decoder's last written tokens")
-            pointable &= ~torch.isin(source, self.skip_ids)
-            pad = torch.full_like(source[:, 0], -1)
-            previous_source = last_content_ids(source, self.skip_ids, pad, inclusive=False)
-            follows = (previous_source[:, None, :] == last_written[:, :, None]) & (last_written[:, :, None] >= 0)
-            scores = scores + self.continuation.float() * follows.float()
-        scores = scores.masked_fill(~pointable[:, None, :], float("-inf"))
-        attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # a prompt of special tokens only points nowhere
-        pointer = torch.zeros_like(logits, dtype=torch.float32)
-        pointer.scatter_add_(-1, source[:, None, :].expand(-1, logits.shape[1], -1), attention)
-        gate = torch.sigmoid(self.gate(decoder_states).float())
-        mixed = (1.0 - gate) * torch.softmax(logits.float(), dim=-1) + gate * pointer
-        return torch.log(mixed.clamp_min(1e-30))
+        return pointable
+
+    def _follows(self, source: torch.Tensor, last_written: torch.Tensor) -> torch.Tensor:
+        """[B, T, S]: whether goal token x_s comes right after (whitespace aside) the token written last at t."""
+        pad = torch.full_like(source[:, 0], -1)
+        previous_source = last_content_ids(source, self.skip_ids, pad, inclusive=False)
+        return (previous_source[:, None, :] == last_written[:, :, None]) & (last_written[:, :, None] >= 0)
+
+    def selective_read(self, encoded: EncodedObservations, last_written: torch.Tensor) -> torch.Tensor:
+        """[B, T, d]: W_r times the mean encoder state of the goal tokens that follow each last written token
+        (zero where none does)."""
+        if self.read is None:
+            raise ValueError("CopyHead.selective_read needs a head built with read=True")
+        pointable = self._pointable(encoded) & ~torch.isin(encoded.input_ids, self.skip_ids)
+        follows = (self._follows(encoded.input_ids, last_written) & pointable[:, None, :]).to(encoded.hidden.dtype)
+        weights = follows / follows.sum(dim=-1, keepdim=True).clamp_min(1.0)
+        return self.read(torch.einsum("bts,bsd->btd", weights, encoded.hidden))
 
 
 def _greedy_token(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -346,7 +380,8 @@ class AutoUIPolicy(nn.Module):
             self.t5 = T5ForConditionalGeneration(config.t5_config(tokenizer, vocab_size))
             self.fusion = ImageFusion(config.image_feature_dim, config.d_model, config.num_screens)
             self.copy = (CopyHead(config.d_model, tokenizer.all_special_ids, _single_token_id(tokenizer, "Goal"),
-                                  whitespace_token_ids(tokenizer), continuation=config.copy_continuation)
+                                  whitespace_token_ids(tokenizer), continuation=config.copy_continuation,
+                                  read=config.copy_read)
                          if config.copy_head else None)
         self._decoder_states: torch.Tensor | None = None
         if config.copy_head:  # the LM head's input is the decoder state the copy head reads
@@ -383,22 +418,39 @@ class AutoUIPolicy(nn.Module):
         """Forward pre-hook on the LM head: remember its input for the copy head."""
         self._decoder_states = inputs[0]
 
+    def last_written(self, decoder_input_ids: torch.Tensor, written_before: torch.Tensor | None = None
+                     ) -> torch.Tensor | None:
+        """[B, T]: the last non-whitespace token among the decoder inputs up to each position, or None when
+        the copy head has no continuation. ``written_before`` [B]: the last one written before these inputs
+        (incremental decoding; -1 or None for none)."""
+        if self.copy is None or self.copy.continuation is None:
+            return None
+        before = written_before if written_before is not None else torch.full_like(decoder_input_ids[:, 0], -1)
+        return last_content_ids(decoder_input_ids, self.copy.skip_ids, before, inclusive=True)
+
+    def decoder_inputs(self, decoder_input_ids: torch.Tensor, encoded: EncodedObservations,
+                       last_written: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The T5 decoder's input: the ids, or their embeddings plus the copy head's selective read."""
+        if self.copy is None or self.copy.read is None or last_written is None:
+            return {"decoder_input_ids": decoder_input_ids}
+        embeddings = self.t5.get_input_embeddings()(decoder_input_ids)
+        read = self.copy.selective_read(encoded, last_written)
+        return {"decoder_inputs_embeds": embeddings + read.to(embeddings.dtype)}
+
     def next_token_log_probs(self, logits: torch.Tensor, encoded: EncodedObservations,
-                             decoder_input_ids: torch.Tensor, written_before: torch.Tensor | None = None
-                             ) -> torch.Tensor:
+                             decoder_input_ids: torch.Tensor, written_before: torch.Tensor | None = None,
+                             *, last_written: torch.Tensor | None = None) -> torch.Tensor:
         """log p(next token) ``[B, T, V]`` for the LM head's ``logits`` of the last forward pass.
 
         The LM head's log-softmax, or the copy head's mixture when the policy has one. ``decoder_input_ids``
         ``[B, T]`` are that pass's decoder inputs; ``written_before`` ``[B]`` the last non-whitespace token
-        written before them (incremental decoding; -1 for none).
+        written before them (incremental decoding; -1 for none); ``last_written`` (``self.last_written``
+        of both) when the caller already has it.
         """
         if self.copy is None:
             return F.log_softmax(logits.float(), dim=-1)
-        last_written = None
-        if self.copy.continuation is not None:
-            before = (written_before if written_before is not None
-                      else torch.full_like(decoder_input_ids[:, 0], -1))
-            last_written = last_content_ids(decoder_input_ids, self.copy.skip_ids, before, inclusive=True)
+        if last_written is None:
+            last_written = self.last_written(decoder_input_ids, written_before)
         return self.copy(self._decoder_states, logits, encoded, last_written)
 
     @property
@@ -498,15 +550,17 @@ class AutoUIPolicy(nn.Module):
             written_before = torch.full((batch,), -1, dtype=torch.long, device=self.device)
             states = [constraint.start() for _ in range(batch)] if constraint is not None else []
             for _ in range(max_new_tokens):
+                last_written = self.last_written(next_input, written_before)
                 step = self.t5(encoder_outputs=encoder_outputs, attention_mask=encoded.attention_mask,
-                               decoder_input_ids=next_input, past_key_values=cache, use_cache=True)
+                               past_key_values=cache, use_cache=True,
+                               **self.decoder_inputs(next_input, encoded, last_written))
                 cache = step.past_key_values
                 logits = step.logits[:, -1, :]
                 if self.copy is not None:  # log-probabilities are logits of the same distribution
-                    logits = self.next_token_log_probs(step.logits, encoded, next_input, written_before)[:, -1, :]
-                    if self.copy.continuation is not None:
-                        written_before = last_content_ids(next_input, self.copy.skip_ids, written_before,
-                                                          inclusive=True)[:, -1]
+                    logits = self.next_token_log_probs(step.logits, encoded, next_input,
+                                                       last_written=last_written)[:, -1, :]
+                    if last_written is not None:
+                        written_before = last_written[:, -1]
                 if constraint is not None:
                     allowed = constraint.mask(states).to(logits.device)
                     if allowed.shape[1] < logits.shape[-1]:  # model rows past the tokenizer are never written
@@ -536,10 +590,11 @@ class AutoUIPolicy(nn.Module):
         labels, mask = targets["input_ids"], targets["attention_mask"].float()
         start = torch.full_like(labels[:, :1], self.tokenizer.pad_token_id)
         decoder_input_ids = torch.cat([start, labels[:, :-1]], dim=1)
+        last_written = self.last_written(decoder_input_ids)
         logits = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
-                         attention_mask=encoded.attention_mask, decoder_input_ids=decoder_input_ids,
-                         use_cache=False).logits
-        log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids)
+                         attention_mask=encoded.attention_mask, use_cache=False,
+                         **self.decoder_inputs(decoder_input_ids, encoded, last_written)).logits
+        log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids, last_written=last_written)
         log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
         entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
         return TokenStats(log_probs, entropies, mask, labels)
