@@ -203,7 +203,8 @@ def test_non_utf8_task_file_names_the_line(capsys, tmp_path) -> None:
     tasks.write_bytes(b"Go to amazon.com\nGo to ebay.com\nSearch for caf\xe9 on google\n")
     for config in ("collect", "digirl_online"):
         line = assert_one_line(*run_cli(capsys, ["--config-name", config, f"task_file={tasks}",
-                                                 f"save_path={tmp_path / 'run'}"]))
+                                                 f"save_path={tmp_path / 'run'}",
+                                                 f"train.sft_cache_dir={tmp_path / 'sft_base'}"]))
         assert "line 3, column 15" in line and "0xe9" in line
         assert not (tmp_path / "run").exists()
 
