@@ -26,6 +26,7 @@ from typing import Callable, Protocol, Sequence, TypeVar
 import torch
 from torch import nn
 
+from coso.algorithms.filtered_bc import masked_mean
 from coso.errors import ConfigError, TrainingError
 
 # The paper's Polyak rate for the target copy: target <- (1 - tau) target + tau online.
@@ -500,8 +501,7 @@ def _all_token_mean(nll: torch.Tensor, mask: torch.Tensor, keep: torch.Tensor) -
 
 def _kept_token_mean(nll: torch.Tensor, mask: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """sum(f * nll) / number of kept tokens: SFT on the kept tokens only, its scale independent of the filter."""
-    selected = mask & keep
-    return torch.where(selected, nll, torch.zeros_like(nll)).sum() / selected.sum().clamp(min=1)
+    return masked_mean(nll, mask & keep)
 
 
 SFTReduction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]

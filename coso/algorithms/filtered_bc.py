@@ -9,17 +9,21 @@ import torch
 from coso.errors import ConfigError
 
 
+def masked_mean(values: torch.Tensor, selected: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` over the ``selected`` positions (0 when none); unselected entries are selected away,
+    never multiplied, so -inf or NaN there stays harmless."""
+    return torch.where(selected, values, torch.zeros_like(values)).sum() / selected.sum().clamp(min=1)
+
+
 def _sequence_sum_nll(nll: torch.Tensor, mask: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """Mean over kept utterances of their summed token NLL (the scale of DigiRL's actor loss with A = 1)."""
     per_sample = torch.where(mask, nll, torch.zeros_like(nll)).sum(dim=-1)
-    kept = torch.where(keep, per_sample, torch.zeros_like(per_sample))
-    return kept.sum() / keep.sum().clamp(min=1)
+    return masked_mean(per_sample, keep)
 
 
 def _token_mean_nll(nll: torch.Tensor, mask: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """Mean over every kept token (long and short utterances weigh by their token counts)."""
-    selected = mask & keep[:, None]
-    return torch.where(selected, nll, torch.zeros_like(nll)).sum() / selected.sum().clamp(min=1)
+    return masked_mean(nll, mask & keep[:, None])
 
 
 BCReduction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
