@@ -191,12 +191,21 @@ class TokenStats:
 
 
 @dataclass
+class GoalView:
+    """What a copy head reads from the prompt tokens alone, computed once per encoding (not per decoding step)."""
+
+    pointable: torch.Tensor  # [B, S] bool: positions the pointer may choose
+    previous_source: torch.Tensor | None  # [B, S]: each token's last non-whitespace predecessor (continuation)
+
+
+@dataclass
 class EncodedObservations:
     """Fused encoder states of a batch of observations, ready for the decoder."""
 
     hidden: torch.Tensor  # [B, S, d_model]
     attention_mask: torch.Tensor  # [B, S]
     input_ids: torch.Tensor | None = None  # [B, S], the prompt tokens (what a copy head points at)
+    goal: GoalView | None = None  # the copy head's view of the prompt (policies with a copy head)
 
 
 def _single_token_id(tokenizer: PreTrainedTokenizerBase, word: str) -> int | None:
@@ -271,16 +280,14 @@ class CopyHead(nn.Module):
         ``last_written`` ``[B, T]``: the decoder's last non-whitespace input token at each position (see
         ``last_content_ids``); needed only with ``continuation``.
         """
-        source = encoded.input_ids
-        pointable = self._pointable(encoded)
+        source, goal = encoded.input_ids, self._goal(encoded)
         scores = torch.einsum("btd,bsd->bts", self.query(decoder_states).float(), self.key(encoded.hidden).float())
         scores = scores / math.sqrt(decoder_states.shape[-1])
         if self.continuation is not None:
             if last_written is None:
                 raise ValueError("CopyHead(continuation=True) needs last_written, the decoder's last written tokens")
-            pointable &= ~torch.isin(source, self.skip_ids)
-            scores = scores + self.continuation.float() * self._follows(source, last_written).float()
-        scores = scores.masked_fill(~pointable[:, None, :], float("-inf"))
+            scores = scores + self.continuation.float() * self._follows(goal, last_written).float()
+        scores = scores.masked_fill(~goal.pointable[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # a prompt of special tokens only points nowhere
         pointer = torch.zeros_like(logits, dtype=torch.float32)
         pointer.scatter_add_(-1, source[:, None, :].expand(-1, logits.shape[1], -1), attention)
@@ -288,32 +295,39 @@ class CopyHead(nn.Module):
         mixed = (1.0 - gate) * torch.softmax(logits.float(), dim=-1) + gate * pointer
         return torch.log(mixed.clamp_min(1e-30))
 
-
-    def _pointable(self, encoded: EncodedObservations) -> torch.Tensor:
-        """[B, S] prompt positions the pointer may choose: the goal's non-special tokens."""
-        if encoded.input_ids is None:
-            raise ValueError("CopyHead needs the prompt token ids (EncodedObservations.input_ids)")
-        source = encoded.input_ids
-        pointable = encoded.attention_mask.bool() & ~torch.isin(source, self.special_ids.to(source.device))
+    def goal_view(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> GoalView:
+        """The pointable positions (the goal's non-special tokens; whitespace too is skipped with the
+        continuation) and, with the continuation, each token's predecessor."""
+        pointable = attention_mask.bool() & ~torch.isin(input_ids, self.special_ids.to(input_ids.device))
         if self.goal_token_id is not None:
-            after_goal = torch.cumsum((source == self.goal_token_id).long(), dim=1) > 0
+            after_goal = torch.cumsum((input_ids == self.goal_token_id).long(), dim=1) > 0
             has_goal = after_goal.any(dim=1, keepdim=True)
             pointable &= after_goal | ~has_goal
-        return pointable
+        if self.continuation is None:
+            return GoalView(pointable, None)
+        pad = torch.full_like(input_ids[:, 0], -1)
+        return GoalView(pointable & ~torch.isin(input_ids, self.skip_ids),
+                        last_content_ids(input_ids, self.skip_ids, pad, inclusive=False))
 
-    def _follows(self, source: torch.Tensor, last_written: torch.Tensor) -> torch.Tensor:
+    def _goal(self, encoded: EncodedObservations) -> GoalView:
+        """The encoding's goal view (AutoUIPolicy.encode builds it)."""
+        if encoded.input_ids is None or encoded.goal is None:
+            raise ValueError("CopyHead needs the prompt token ids and their GoalView (AutoUIPolicy.encode builds both)")
+        return encoded.goal
+
+    @staticmethod
+    def _follows(goal: GoalView, last_written: torch.Tensor) -> torch.Tensor:
         """[B, T, S]: whether goal token x_s comes right after (whitespace aside) the token written last at t."""
-        pad = torch.full_like(source[:, 0], -1)
-        previous_source = last_content_ids(source, self.skip_ids, pad, inclusive=False)
-        return (previous_source[:, None, :] == last_written[:, :, None]) & (last_written[:, :, None] >= 0)
+        follows = goal.previous_source[:, None, :] == last_written[:, :, None]
+        return follows & (last_written[:, :, None] >= 0)
 
     def selective_read(self, encoded: EncodedObservations, last_written: torch.Tensor) -> torch.Tensor:
         """[B, T, d]: W_r times the mean encoder state of the goal tokens that follow each last written token
         (zero where none does)."""
         if self.read is None:
             raise ValueError("CopyHead.selective_read needs a head built with read=True")
-        pointable = self._pointable(encoded) & ~torch.isin(encoded.input_ids, self.skip_ids)
-        follows = (self._follows(encoded.input_ids, last_written) & pointable[:, None, :]).to(encoded.hidden.dtype)
+        goal = self._goal(encoded)
+        follows = (self._follows(goal, last_written) & goal.pointable[:, None, :]).to(encoded.hidden.dtype)
         weights = follows / follows.sum(dim=-1, keepdim=True).clamp_min(1.0)
         return self.read(torch.einsum("bts,bsd->btd", weights, encoded.hidden))
 
@@ -506,7 +520,9 @@ class AutoUIPolicy(nn.Module):
     def encode(self, prompts: Sequence[str], image_features: torch.Tensor) -> EncodedObservations:
         """Fused encoder states of the observations (what the decoder attends to)."""
         fusion, tokens = self._fuse_tokens(prompts, image_features)
-        return EncodedObservations(fusion.fused, tokens["attention_mask"], tokens["input_ids"])
+        goal = (self.copy.goal_view(tokens["input_ids"], tokens["attention_mask"]) if self.copy is not None
+                else None)
+        return EncodedObservations(fusion.fused, tokens["attention_mask"], tokens["input_ids"], goal)
 
     # ------------------------------------------------------------------------------------------ acting
 

@@ -257,7 +257,7 @@ class Trainer:
                     metrics.setdefault(key, []).append(value)
                 self.on_actor_batch(batch, bonus.weights)
             if len(anchor):
-                anchor_loss = self._anchor_nll(anchor)
+                anchor_loss = self._bc_nll(anchor, "token_mean")
                 metrics.setdefault("bc_anchor_loss", []).append(float(anchor_loss.detach()))
                 loss = loss + anchor_coeff * anchor_loss
             return loss
@@ -269,12 +269,12 @@ class Trainer:
         result["actor_total_loss"] = _mean(losses)
         return result
 
-    def _anchor_nll(self, anchor: ReplayBuffer) -> torch.Tensor:
-        """Token-mean NLL of one batch of the anchor buffer's actions under the policy."""
-        batch = self._device_batch(anchor.sample(self.config.train.batch_size, self.generator))
+    def _bc_nll(self, buffer: ReplayBuffer, reduction: str) -> torch.Tensor:
+        """NLL of one sampled batch of the buffer's actions under the policy (Filtered BC, SFT, the anchor)."""
+        batch = self._device_batch(buffer.sample(self.config.train.batch_size, self.generator))
         stats = self.policy(batch.prompts, batch.image_features, batch.actions)
         keep = torch.ones(len(batch), dtype=torch.bool, device=stats.mask.device)
-        return filtered_bc_loss(stats.log_probs, stats.mask, keep, reduction="token_mean")
+        return filtered_bc_loss(stats.log_probs, stats.mask, keep, reduction=reduction)
 
     def train_filtered_bc(self, buffer: ReplayBuffer, epochs: int, *, reduction: str = "sequence_sum",
                           name: str = "filtered BC", metric: str = "bc_loss") -> dict[str, float]:
@@ -284,10 +284,7 @@ class Trainer:
         train = self.config.train
 
         def micro_loss() -> torch.Tensor:
-            batch = self._device_batch(buffer.sample(train.batch_size, self.generator))
-            stats = self.policy(batch.prompts, batch.image_features, batch.actions)
-            keep = torch.ones(len(batch), dtype=torch.bool, device=stats.mask.device)
-            return filtered_bc_loss(stats.log_probs, stats.mask, keep, reduction=reduction)
+            return self._bc_nll(buffer, reduction)
 
         losses = [self._optimise(name, self.policy, self.policy_optimizer, micro_loss,
                                  train.grad_accum_steps) for _ in self._steps(epochs, name)]
