@@ -13,10 +13,10 @@ from coso.training.tokenizer import build_default_tokenizer
 PROMPT = 'Previous Actions: Goal: Go to walmart.com, search for "macbook pro 15 inch"'
 
 
-def _policy(continuation: bool, read: bool = False) -> AutoUIPolicy:
+def _policy(continuation: bool, read: bool = False, key: str = "last_token") -> AutoUIPolicy:
     config = AutoUIConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16,
                           image_feature_dim=8, copy_head=True, copy_continuation=continuation, copy_read=read,
-                          tokenizer=TokenizerConfig(word_spaces="separate"))
+                          copy_continuation_key=key, tokenizer=TokenizerConfig(word_spaces="separate"))
     return AutoUIPolicy.from_config(config, build_default_tokenizer(config.tokenizer))
 
 
@@ -57,11 +57,11 @@ def _log_probs_after(policy: AutoUIPolicy, prompts: list[str], features: torch.T
     policy.eval()
     with torch.no_grad():
         encoded = policy.encode(prompts, features)
-        last_written = policy.last_written(inputs)
+        written = policy.written_context(inputs, encoded)
         logits = policy.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
                            attention_mask=encoded.attention_mask, use_cache=False,
-                           **policy.decoder_inputs(inputs, encoded, last_written)).logits
-        return policy.next_token_log_probs(logits, encoded, inputs, last_written=last_written)
+                           **policy.decoder_inputs(inputs, encoded, written)).logits
+        return policy.next_token_log_probs(logits, encoded, inputs, written=written)
 
 
 def test_strong_continuation_points_at_the_goal_word_after_the_last_written() -> None:
@@ -96,18 +96,18 @@ def test_without_continuation_the_pointer_ignores_what_was_written() -> None:
     assert torch.allclose(log_probs[0, 0], log_probs[0, 1], atol=1e-5)  # uniform pointer, whatever came before
 
 
-@pytest.mark.parametrize("read", [False, True])
-def test_incremental_decoding_and_teacher_forcing_agree_under_continuation(read: bool) -> None:
-    """The KV-cached decoder tracks the last written token (and its selective read) as token_stats does:
+@pytest.mark.parametrize("read,key", [(False, "last_token"), (True, "last_token"), (True, "longest_match")])
+def test_incremental_decoding_and_teacher_forcing_agree_under_continuation(read: bool, key: str) -> None:
+    """The KV-cached decoder tracks what was written (and its selective read) as token_stats does:
     greedy tokens are the teacher-forced argmax at every position."""
-    policy = _policy(True, read)
+    policy = _policy(True, read, key)
     with torch.no_grad():
         policy.copy.gate.bias.fill_(1.0)
         policy.copy.continuation.fill_(5.0)
         if read:
             policy.copy.read.weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(1))
     features = _features(policy, 2)
-    prompts = [PROMPT, "Goal: Go to ebay.com, search for 'logitech g903'"]
+    prompts = [PROMPT, 'Goal: Go to ebay.com, search for "usb-a to usb-b"']
     tokens = policy.generate_tokens(prompts, features, do_sample=False, max_new_tokens=10)
     texts = policy.tokenizer.batch_decode(tokens.tolist(), skip_special_tokens=True, clean_up_tokenization_spaces=False)
     start = torch.full_like(tokens[:, :1], policy.tokenizer.pad_token_id)
@@ -127,7 +127,7 @@ def test_selective_read_is_the_state_of_the_goal_token_after_the_last_written() 
     inputs = torch.tensor([[tokenizer.pad_token_id, ids["macbook"], ids["pro"]]])
     with torch.no_grad():
         encoded = policy.encode([PROMPT], _features(policy, 1))
-        read = policy.copy.selective_read(encoded, policy.last_written(inputs))
+        read = policy.copy.selective_read(encoded, policy.written_context(inputs, encoded))
     source = encoded.input_ids[0].tolist()
     assert torch.allclose(read[0, 0], torch.zeros_like(read[0, 0]))  # nothing written yet
     assert torch.allclose(read[0, 1], encoded.hidden[0, source.index(ids["pro"])], atol=1e-6)
@@ -145,3 +145,55 @@ def test_untrained_read_leaves_the_policy_unchanged_and_needs_the_continuation()
                            reading.token_stats([PROMPT], features, action).log_probs)
     with pytest.raises(ConfigError, match="copy_read"):
         AutoUIConfig(copy_head=True, copy_continuation=False, copy_read=True)
+
+
+REPEATED = 'Previous Actions: Goal: Go to ebay.com, search for "usb-a to usb-b"'
+
+
+def _next_goal_tokens(policy: AutoUIPolicy, prompt: str, written: str) -> list[list[str]]:
+    """For each decoder position of ``written`` (after the start token), the goal tokens the continuation
+    says come next."""
+    tokenizer = policy.tokenizer
+    ids = tokenizer(written, add_special_tokens=False)["input_ids"]
+    inputs = torch.tensor([[tokenizer.pad_token_id] + ids])
+    with torch.no_grad():
+        encoded = policy.encode([prompt], _features(policy, 1))
+        context = policy.written_context(inputs, encoded)
+    source = encoded.input_ids[0].tolist()
+    return [[tokenizer.decode([source[s]], clean_up_tokenization_spaces=False)
+             for s in torch.nonzero(row).flatten().tolist()]
+            for row in (context.follows & encoded.goal.pointable[:, None, :])[0, 1:]]
+
+
+def test_longest_match_tells_repeated_goal_tokens_apart() -> None:
+    """In "usb-a to usb-b" the last written "-" is followed by "a" or "b" depending on the text before it;
+    the last_token key names both."""
+    text = ' "usb-a to usb-b"'
+    by_token = _next_goal_tokens(_policy(True, key="last_token"), REPEATED, text)
+    by_match = _next_goal_tokens(_policy(True, key="longest_match"), REPEATED, text)
+    tokenizer = _policy(True).tokenizer
+    pieces = [tokenizer.decode([i]) for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
+    dashes = [i for i, piece in enumerate(pieces) if piece == "-"]
+    assert len(dashes) == 2
+    assert sorted(by_token[dashes[0]]) == ["a", "b"] and sorted(by_token[dashes[1]]) == ["a", "b"]
+    assert by_match[dashes[0]] == ["a"] and by_match[dashes[1]] == ["b"]
+    usbs = [i for i, piece in enumerate(pieces) if piece == "usb"]
+    assert by_match[usbs[0]] == ["-"] and by_match[usbs[1]] == ["-"]  # one dash each, not both
+
+
+def test_longest_match_equals_last_token_without_repeats() -> None:
+    text = ' "macbook pro 15 inch"'
+    assert (_next_goal_tokens(_policy(True, key="last_token"), PROMPT, text)
+            == _next_goal_tokens(_policy(True, key="longest_match"), PROMPT, text))
+
+
+def test_longest_match_names_nothing_after_a_token_the_goal_lacks() -> None:
+    follows = _next_goal_tokens(_policy(True, key="longest_match"), REPEATED, ' "usb walmart')
+    assert follows[-1] == []
+
+
+def test_continuation_key_is_validated() -> None:
+    with pytest.raises(ConfigError, match="copy_continuation_key"):
+        AutoUIConfig(copy_head=True, copy_continuation=True, copy_continuation_key="bigram")
+    with pytest.raises(ConfigError, match="copy_continuation=true"):
+        AutoUIConfig(copy_head=True, copy_continuation=False, copy_continuation_key="longest_match")

@@ -87,6 +87,10 @@ class AutoUIConfig:
     # encoder state of the goal token that follows the last token written, so the decoder sees what comes
     # next in the goal (e.g. the quote that ends the query); needs copy_continuation
     copy_read: bool = False
+    # what the continuation (and the read) key on: "last_token", the identity of the token written last
+    # (ambiguous where the goal repeats it: "usb-a to usb-b"), or "longest_match", the goal positions whose
+    # preceding goal text matches the longest suffix of the written text (CopyNet's location-aware read)
+    copy_continuation_key: str = "last_token"
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
 
     def __post_init__(self) -> None:
@@ -107,6 +111,12 @@ class AutoUIConfig:
         if self.copy_read and not (self.copy_head and self.copy_continuation):
             raise ConfigError("agent.model.copy_read=true needs copy_head=true and copy_continuation=true: the "
                               "selective read follows the copy head's continuation")
+        if self.copy_continuation_key not in CONTINUATION_KEYS:
+            raise ConfigError(f"agent.model.copy_continuation_key={self.copy_continuation_key!r} is not one of "
+                              f"{sorted(CONTINUATION_KEYS)}")
+        if self.copy_continuation_key != "last_token" and not self.copy_continuation:
+            raise ConfigError(f"agent.model.copy_continuation_key={self.copy_continuation_key!r} needs "
+                              "copy_continuation=true: it chooses what the continuation keys on")
         if self.lora_rank < 0 or self.vocab_size < 0:
             raise ConfigError(f"agent: lora_rank and vocab_size must be >= 0, got {self.lora_rank}, {self.vocab_size}")
 
@@ -196,6 +206,19 @@ class GoalView:
 
     pointable: torch.Tensor  # [B, S] bool: positions the pointer may choose
     previous_source: torch.Tensor | None  # [B, S]: each token's last non-whitespace predecessor (continuation)
+    previous_position: torch.Tensor | None = None  # [B, S] long: that predecessor's position, -1 for none
+
+
+@dataclass
+class WrittenContext:
+    """What the copy head's continuation knows of the text written so far: which goal tokens come next.
+
+    Built per decoder pass; ``last`` and ``match`` are its state after the pass's last position, so a
+    KV-cached decoder carries them from one step to the next."""
+
+    follows: torch.Tensor  # [B, T, S] bool: goal token s comes next after what was written up to position t
+    last: torch.Tensor  # [B] long: the last non-whitespace token written (-1 for none)
+    match: torch.Tensor | None = None  # [B, S] long: the longest_match key's suffix-match lengths
 
 
 @dataclass
@@ -221,18 +244,69 @@ def whitespace_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     return [i for i, piece in zip(ids, pieces) if piece and not piece.strip()]
 
 
+def last_content_positions(content: torch.Tensor, *, inclusive: bool) -> torch.Tensor:
+    """For each position t of ``content`` [B, T] (bool), the last position p <= t (``inclusive``) or < t
+    with ``content[p]``; -1 where there is none."""
+    positions = torch.arange(content.shape[1], device=content.device).expand_as(content)
+    latest = torch.where(content, positions, torch.full_like(positions, -1)).cummax(dim=1).values
+    if not inclusive:
+        latest = torch.cat([torch.full_like(latest[:, :1], -1), latest[:, :-1]], dim=1)
+    return latest
+
+
 def last_content_ids(token_ids: torch.Tensor, skip_ids: torch.Tensor, before: torch.Tensor,
                      *, inclusive: bool) -> torch.Tensor:
     """For each position t of ``token_ids`` [B, T], the last id not in ``skip_ids`` among positions <= t
     (``inclusive``) or < t; ``before`` [B] where there is none (e.g. what earlier decoding steps wrote)."""
-    length = token_ids.shape[1]
-    content = ~torch.isin(token_ids, skip_ids)
-    positions = torch.arange(length, device=token_ids.device).expand_as(token_ids)
-    latest = torch.where(content, positions, torch.full_like(positions, -1)).cummax(dim=1).values
-    if not inclusive:
-        latest = torch.cat([torch.full_like(latest[:, :1], -1), latest[:, :-1]], dim=1)
+    latest = last_content_positions(~torch.isin(token_ids, skip_ids), inclusive=inclusive)
     gathered = token_ids.gather(1, latest.clamp_min(0))
     return torch.where(latest >= 0, gathered, before[:, None].expand_as(gathered))
+
+
+def last_token_context(goal: GoalView, source: torch.Tensor, decoder_input_ids: torch.Tensor,
+                       skip_ids: torch.Tensor, previous: WrittenContext | None) -> WrittenContext:
+    """The ``last_token`` key: goal token x_s comes next where its predecessor is the token written last."""
+    before = previous.last if previous is not None else torch.full_like(decoder_input_ids[:, 0], -1)
+    last = last_content_ids(decoder_input_ids, skip_ids, before, inclusive=True)
+    follows = (goal.previous_source[:, None, :] == last[:, :, None]) & (last[:, :, None] >= 0)
+    return WrittenContext(follows, last[:, -1])
+
+
+def longest_match_context(goal: GoalView, source: torch.Tensor, decoder_input_ids: torch.Tensor,
+                          skip_ids: torch.Tensor, previous: WrittenContext | None) -> WrittenContext:
+    """The ``longest_match`` key: goal token x_s comes next where the goal text before it (whitespace aside)
+    ends with the longest suffix of the written text that the goal holds anywhere.
+
+    match[j] is the length of the common suffix of the written tokens and the goal's tokens up to j
+    (match[j] = [x_j = written last] * (1 + match[prev(j)]), updated once per written non-whitespace token),
+    so in "usb-a to usb-b" the "-" after a written `"usb` is the first one, and after a written `to usb` the
+    second. Where one goal token holds the longest match this is CopyNet's location-aware selective read
+    (Gu et al., 2016) without its learned weights; with no repeated token it equals ``last_token``."""
+    batch = decoder_input_ids.shape[0]
+    match = previous.match if previous is not None else torch.zeros_like(source)
+    last = previous.last if previous is not None else torch.full((batch,), -1, dtype=torch.long,
+                                                                 device=source.device)
+    has_previous = goal.previous_position >= 0
+    previous_position = goal.previous_position.clamp_min(0)
+    written = ~torch.isin(decoder_input_ids, skip_ids)
+    follows = []
+    for t in range(decoder_input_ids.shape[1]):
+        token = decoder_input_ids[:, t]
+        extended = torch.where(has_previous, match.gather(1, previous_position), 0) + 1
+        hit = (source == token[:, None]) & goal.pointable
+        match = torch.where(written[:, t, None], torch.where(hit, extended, 0), match)
+        last = torch.where(written[:, t], token, last)
+        best = match.max(dim=1, keepdim=True).values
+        before = torch.where(has_previous, match.gather(1, previous_position), 0)
+        follows.append((before == best) & (best > 0))
+    return WrittenContext(torch.stack(follows, dim=1), last, match)
+
+
+# what the copy head's continuation keys on (AutoUIConfig.copy_continuation_key)
+CONTINUATION_KEYS: dict[str, Callable[..., WrittenContext]] = {
+    "last_token": last_token_context,
+    "longest_match": longest_match_context,
+}
 
 
 class CopyHead(nn.Module):
@@ -250,16 +324,21 @@ class CopyHead(nn.Module):
     encoder state of the goal tokens x_j with prev(x_j) = last written: CopyNet's selective read, which
     tells the decoder which goal token comes next (a word of the query, or the quote that ends it).
 
-    With ``continuation`` the attention scores get ``beta * [prev(x_j) = last written]``, where prev(x_j)
-    is the goal's last non-whitespace token before x_j and "last written" the decoder's last
+    With ``continuation`` the attention scores get ``beta * [x_j comes next]``, where "comes next" is the
+    ``continuation_key``'s rule (``CONTINUATION_KEYS``): by default prev(x_j) = last written, prev(x_j)
+    being the goal's last non-whitespace token before x_j and "last written" the decoder's last
     non-whitespace input token: the location-aware selective read of CopyNet (Gu et al., 2016) reduced to
     one learned scalar, so a multi-word query is copied word after word. Whitespace tokens are then
     written by the LM head only (they would otherwise all share one continuation bonus).
     """
 
     def __init__(self, d_model: int, special_ids: Sequence[int], goal_token_id: int | None = None,
-                 whitespace_ids: Sequence[int] = (), continuation: bool = False, read: bool = False) -> None:
+                 whitespace_ids: Sequence[int] = (), continuation: bool = False, read: bool = False,
+                 continuation_key: str = "last_token") -> None:
         super().__init__()
+        if continuation_key not in CONTINUATION_KEYS:
+            raise ConfigError(f"CopyHead: continuation_key={continuation_key!r} is not one of {sorted(CONTINUATION_KEYS)}")
+        self.continuation_key = continuation_key
         self.query = nn.Linear(d_model, d_model, bias=False)
         self.key = nn.Linear(d_model, d_model, bias=False)
         self.gate = nn.Linear(d_model, 1)
@@ -274,19 +353,18 @@ class CopyHead(nn.Module):
         self.register_buffer("skip_ids", torch.tensor(skipped, dtype=torch.long), persistent=False)
 
     def forward(self, decoder_states: torch.Tensor, logits: torch.Tensor, encoded: EncodedObservations,
-                last_written: torch.Tensor | None = None) -> torch.Tensor:
+                written: WrittenContext | None = None) -> torch.Tensor:
         """log p ``[B, T, V]`` from decoder states ``[B, T, d]``, LM logits ``[B, T, V]`` and the encoder side.
 
-        ``last_written`` ``[B, T]``: the decoder's last non-whitespace input token at each position (see
-        ``last_content_ids``); needed only with ``continuation``.
+        ``written``: ``written_context`` of the decoder's inputs; needed only with ``continuation``.
         """
         source, goal = encoded.input_ids, self._goal(encoded)
         scores = torch.einsum("btd,bsd->bts", self.query(decoder_states).float(), self.key(encoded.hidden).float())
         scores = scores / math.sqrt(decoder_states.shape[-1])
         if self.continuation is not None:
-            if last_written is None:
-                raise ValueError("CopyHead(continuation=True) needs last_written, the decoder's last written tokens")
-            scores = scores + self.continuation.float() * self._follows(goal, last_written).float()
+            if written is None:
+                raise ValueError("CopyHead(continuation=True) needs written, the written_context of the decoder's inputs")
+            scores = scores + self.continuation.float() * written.follows.float()
         scores = scores.masked_fill(~goal.pointable[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # a prompt of special tokens only points nowhere
         pointer = torch.zeros_like(logits, dtype=torch.float32)
@@ -305,9 +383,11 @@ class CopyHead(nn.Module):
             pointable &= after_goal | ~has_goal
         if self.continuation is None:
             return GoalView(pointable, None)
-        pad = torch.full_like(input_ids[:, 0], -1)
-        return GoalView(pointable & ~torch.isin(input_ids, self.skip_ids),
-                        last_content_ids(input_ids, self.skip_ids, pad, inclusive=False))
+        content = ~torch.isin(input_ids, self.skip_ids)
+        previous_position = last_content_positions(content, inclusive=False)
+        previous_source = torch.where(previous_position >= 0, input_ids.gather(1, previous_position.clamp_min(0)),
+                                      torch.full_like(input_ids, -1))
+        return GoalView(pointable & content, previous_source, previous_position)
 
     def _goal(self, encoded: EncodedObservations) -> GoalView:
         """The encoding's goal view (AutoUIPolicy.encode builds it)."""
@@ -315,19 +395,22 @@ class CopyHead(nn.Module):
             raise ValueError("CopyHead needs the prompt token ids and their GoalView (AutoUIPolicy.encode builds both)")
         return encoded.goal
 
-    @staticmethod
-    def _follows(goal: GoalView, last_written: torch.Tensor) -> torch.Tensor:
-        """[B, T, S]: whether goal token x_s comes right after (whitespace aside) the token written last at t."""
-        follows = goal.previous_source[:, None, :] == last_written[:, :, None]
-        return follows & (last_written[:, :, None] >= 0)
+    def written_context(self, encoded: EncodedObservations, decoder_input_ids: torch.Tensor,
+                        previous: WrittenContext | None = None) -> WrittenContext:
+        """Which goal tokens come next at each of ``decoder_input_ids`` [B, T] (the continuation key's rule);
+        ``previous``: the context of the inputs before these (KV-cached decoding), None at the start."""
+        if self.continuation is None:
+            raise ValueError("CopyHead.written_context needs a head built with continuation=True")
+        return CONTINUATION_KEYS[self.continuation_key](self._goal(encoded), encoded.input_ids, decoder_input_ids,
+                                                        self.skip_ids, previous)
 
-    def selective_read(self, encoded: EncodedObservations, last_written: torch.Tensor) -> torch.Tensor:
-        """[B, T, d]: W_r times the mean encoder state of the goal tokens that follow each last written token
+    def selective_read(self, encoded: EncodedObservations, written: WrittenContext) -> torch.Tensor:
+        """[B, T, d]: W_r times the mean encoder state of the goal tokens that come next at each position
         (zero where none does)."""
         if self.read is None:
             raise ValueError("CopyHead.selective_read needs a head built with read=True")
         goal = self._goal(encoded)
-        follows = (self._follows(goal, last_written) & goal.pointable[:, None, :]).to(encoded.hidden.dtype)
+        follows = (written.follows & goal.pointable[:, None, :]).to(encoded.hidden.dtype)
         weights = follows / follows.sum(dim=-1, keepdim=True).clamp_min(1.0)
         return self.read(torch.einsum("bts,bsd->btd", weights, encoded.hidden))
 
@@ -395,7 +478,7 @@ class AutoUIPolicy(nn.Module):
             self.fusion = ImageFusion(config.image_feature_dim, config.d_model, config.num_screens)
             self.copy = (CopyHead(config.d_model, tokenizer.all_special_ids, _single_token_id(tokenizer, "Goal"),
                                   whitespace_token_ids(tokenizer), continuation=config.copy_continuation,
-                                  read=config.copy_read)
+                                  read=config.copy_read, continuation_key=config.copy_continuation_key)
                          if config.copy_head else None)
         self._decoder_states: torch.Tensor | None = None
         if config.copy_head:  # the LM head's input is the decoder state the copy head reads
@@ -432,40 +515,38 @@ class AutoUIPolicy(nn.Module):
         """Forward pre-hook on the LM head: remember its input for the copy head."""
         self._decoder_states = inputs[0]
 
-    def last_written(self, decoder_input_ids: torch.Tensor, written_before: torch.Tensor | None = None
-                     ) -> torch.Tensor | None:
-        """[B, T]: the last non-whitespace token among the decoder inputs up to each position, or None when
-        the copy head has no continuation. ``written_before`` [B]: the last one written before these inputs
-        (incremental decoding; -1 or None for none)."""
+    def written_context(self, decoder_input_ids: torch.Tensor, encoded: EncodedObservations,
+                        previous: WrittenContext | None = None) -> WrittenContext | None:
+        """What the copy head's continuation reads of the decoder inputs [B, T] (which goal tokens come next),
+        or None when the copy head has no continuation. ``previous``: the context returned for the inputs
+        before these (incremental decoding), None at the start."""
         if self.copy is None or self.copy.continuation is None:
             return None
-        before = written_before if written_before is not None else torch.full_like(decoder_input_ids[:, 0], -1)
-        return last_content_ids(decoder_input_ids, self.copy.skip_ids, before, inclusive=True)
+        return self.copy.written_context(encoded, decoder_input_ids, previous)
 
     def decoder_inputs(self, decoder_input_ids: torch.Tensor, encoded: EncodedObservations,
-                       last_written: torch.Tensor | None) -> dict[str, torch.Tensor]:
+                       written: WrittenContext | None) -> dict[str, torch.Tensor]:
         """The T5 decoder's input: the ids, or their embeddings plus the copy head's selective read."""
-        if self.copy is None or self.copy.read is None or last_written is None:
+        if self.copy is None or self.copy.read is None or written is None:
             return {"decoder_input_ids": decoder_input_ids}
         embeddings = self.t5.get_input_embeddings()(decoder_input_ids)
-        read = self.copy.selective_read(encoded, last_written)
+        read = self.copy.selective_read(encoded, written)
         return {"decoder_inputs_embeds": embeddings + read.to(embeddings.dtype)}
 
     def next_token_log_probs(self, logits: torch.Tensor, encoded: EncodedObservations,
-                             decoder_input_ids: torch.Tensor, written_before: torch.Tensor | None = None,
-                             *, last_written: torch.Tensor | None = None) -> torch.Tensor:
+                             decoder_input_ids: torch.Tensor, *, written: WrittenContext | None = None
+                             ) -> torch.Tensor:
         """log p(next token) ``[B, T, V]`` for the LM head's ``logits`` of the last forward pass.
 
         The LM head's log-softmax, or the copy head's mixture when the policy has one. ``decoder_input_ids``
-        ``[B, T]`` are that pass's decoder inputs; ``written_before`` ``[B]`` the last non-whitespace token
-        written before them (incremental decoding; -1 for none); ``last_written`` (``self.last_written``
-        of both) when the caller already has it.
+        ``[B, T]`` are that pass's decoder inputs (from the first one written); ``written`` their
+        ``written_context`` when the caller already has it (incremental decoding must pass it).
         """
         if self.copy is None:
             return F.log_softmax(logits.float(), dim=-1)
-        if last_written is None:
-            last_written = self.last_written(decoder_input_ids, written_before)
-        return self.copy(self._decoder_states, logits, encoded, last_written)
+        if written is None:
+            written = self.written_context(decoder_input_ids, encoded)
+        return self.copy(self._decoder_states, logits, encoded, written)
 
     @property
     def device(self) -> torch.device:
@@ -563,20 +644,17 @@ class AutoUIPolicy(nn.Module):
             finished = torch.zeros(batch, dtype=torch.bool, device=self.device)
             written: list[torch.Tensor] = []
             cache = None
-            written_before = torch.full((batch,), -1, dtype=torch.long, device=self.device)
+            context: WrittenContext | None = None
             states = [constraint.start() for _ in range(batch)] if constraint is not None else []
             for _ in range(max_new_tokens):
-                last_written = self.last_written(next_input, written_before)
+                context = self.written_context(next_input, encoded, context)
                 step = self.t5(encoder_outputs=encoder_outputs, attention_mask=encoded.attention_mask,
                                past_key_values=cache, use_cache=True,
-                               **self.decoder_inputs(next_input, encoded, last_written))
+                               **self.decoder_inputs(next_input, encoded, context))
                 cache = step.past_key_values
                 logits = step.logits[:, -1, :]
                 if self.copy is not None:  # log-probabilities are logits of the same distribution
-                    logits = self.next_token_log_probs(step.logits, encoded, next_input,
-                                                       last_written=last_written)[:, -1, :]
-                    if last_written is not None:
-                        written_before = last_written[:, -1]
+                    logits = self.next_token_log_probs(step.logits, encoded, next_input, written=context)[:, -1, :]
                 if constraint is not None:
                     allowed = constraint.mask(states).to(logits.device)
                     if allowed.shape[1] < logits.shape[-1]:  # model rows past the tokenizer are never written
@@ -606,11 +684,11 @@ class AutoUIPolicy(nn.Module):
         labels, mask = targets["input_ids"], targets["attention_mask"].float()
         start = torch.full_like(labels[:, :1], self.tokenizer.pad_token_id)
         decoder_input_ids = torch.cat([start, labels[:, :-1]], dim=1)
-        last_written = self.last_written(decoder_input_ids)
+        written = self.written_context(decoder_input_ids, encoded)
         logits = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
                          attention_mask=encoded.attention_mask, use_cache=False,
-                         **self.decoder_inputs(decoder_input_ids, encoded, last_written)).logits
-        log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids, last_written=last_written)
+                         **self.decoder_inputs(decoder_input_ids, encoded, written)).logits
+        log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids, written=written)
         log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
         entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
         return TokenStats(log_probs, entropies, mask, labels)
