@@ -6,15 +6,15 @@ AutoUI writes, for example::
 
 Points are normalised to [0, 1] and written ``[y, x]``; the parser reverses them to ``(x, y)``.
 ``IDLE`` is this project's spelling of the internal Idle type (AutoUI never writes it).
-"""
+"""  # noqa: E501 (the example above is one line of model output, verbatim)
 
 from __future__ import annotations
 
 import enum
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 # Taps whose touch and lift points are closer than this (in normalised screen units) are taps, not swipes.
 TAP_DISTANCE_THRESHOLD = 0.04
@@ -39,7 +39,7 @@ class ActionType(enum.IntEnum):
         return _TYPE_TO_AUTOUI[self]
 
     @classmethod
-    def from_autoui(cls, name: str) -> "ActionType | None":
+    def from_autoui(cls, name: str) -> ActionType | None:
         """The type AutoUI spells ``name``, or None when it is not an AutoUI type name."""
         return _AUTOUI_TO_TYPE.get(name.strip().upper())
 
@@ -88,17 +88,17 @@ class Action:
             object.__setattr__(self, "typed_text", "")
 
     @classmethod
-    def tap(cls, x: float, y: float) -> "Action":
+    def tap(cls, x: float, y: float) -> Action:
         """A tap at normalised ``(x, y)``."""
         return cls(ActionType.DualPoint, (x, y), (x, y))
 
     @classmethod
-    def swipe(cls, start: tuple[float, float], end: tuple[float, float]) -> "Action":
+    def swipe(cls, start: tuple[float, float], end: tuple[float, float]) -> Action:
         """A swipe from ``start`` to ``end`` (normalised ``(x, y)``)."""
         return cls(ActionType.DualPoint, start, end)
 
     @classmethod
-    def type_text(cls, text: str) -> "Action":
+    def type_text(cls, text: str) -> Action:
         """Type ``text`` into the focused field."""
         return cls(ActionType.Type, typed_text=text)
 

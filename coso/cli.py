@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
 import hydra
 from omegaconf import DictConfig, OmegaConf

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -209,7 +209,7 @@ class RunConfig:
     # evaluation tasks from their own file (e.g. held-out wording); empty: the first lines of task_file, or
     # generated tasks from a seed stream disjoint from training's
     eval_task_file: str = ""
-    episodes: Optional[int] = None  # collect: number of episodes (default: one per task line)
+    episodes: int | None = None  # collect: number of episodes (default: one per task line)
     policy: str = "expert"  # collect / eval: "expert" (demonstrator), "model" (load_path's policy) or "cogagent"
     noise: float = 0.0  # collect: demonstrator noise level
     offline_data: str = ""  # a trajectory dataset directory; empty: collect one with the demonstrator

@@ -8,7 +8,8 @@ config value, JudgeError for a goal the judge cannot grade...) naming the regist
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, Iterator, KeysView, MutableMapping, TypeVar
+from collections.abc import Callable, Iterator, KeysView, MutableMapping
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 
 def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from coso.env.base import Observation
 from coso.env.tasks import Task
-from transformers import PreTrainedTokenizerBase
-
 from coso.models.autoui import AutoUIPolicy
 from coso.models.constrained import AutoUIGrammar, GrammarConstraint
-
 
 _CONSTRAINTS: dict[tuple[int, int | None], GrammarConstraint] = {}
 

@@ -36,8 +36,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -86,7 +87,7 @@ class CogAgentConfig:
         Backoff(self.backoff_base_s, 2.0, self.backoff_max_s)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "CogAgentConfig":
+    def from_mapping(cls, values: Mapping[str, Any]) -> CogAgentConfig:
         """Build from a config mapping; an unknown key is a ConfigError naming it."""
         return dataclass_from_mapping(cls, values, "agent.cogagent")
 
@@ -265,7 +266,7 @@ class CogAgent:
     def __repr__(self) -> str:
         return f"CogAgent(url={self.config.url!r})"
 
-    def act(self, observations: Sequence["Observation"], tasks: Sequence["Task"] | None = None) -> list[str]:
+    def act(self, observations: Sequence[Observation], tasks: Sequence[Task] | None = None) -> list[str]:
         """One AutoUI action text per observation (invalid text for unusable replies)."""
         task_texts = [t.text for t in tasks] if tasks is not None else [o.task for o in observations]
         if len(task_texts) != len(observations):
@@ -280,7 +281,7 @@ class CogAgent:
             )
         return texts
 
-    def _act_one(self, observation: "Observation", task_text: str) -> str:
+    def _act_one(self, observation: Observation, task_text: str) -> str:
         payload = {
             "image": encode_png(observation.screenshot, self.config.image_max_side),
             "task": task_text,

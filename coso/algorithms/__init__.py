@@ -27,8 +27,8 @@ from coso.algorithms.afsft import (
     turn_to_token_mdp,
 )
 from coso.algorithms.coso import (
-    ENTROPY_REDUCTIONS,
     EFFECT_NORMALISATIONS,
+    ENTROPY_REDUCTIONS,
     TOKEN_WEIGHT_ESTIMATORS,
     WeightResources,
     causal_entropy,

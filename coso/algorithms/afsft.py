@@ -20,8 +20,9 @@ alternative is a registry entry (``DISCOUNT_MODES``, ``STATE_VALUE_FORMS``, ``BE
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence, TypeVar
+from typing import Protocol, TypeVar
 
 import torch
 from torch import nn

@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import string
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -264,8 +265,9 @@ def counterfactual_token_weights(
     positions and invalid rows are never sent to the model; under "content_minmax" neither are single-content
     rows, whose weight is 1 whatever its effect), and identical inputs (repeated actions) once. They go through
     ``type_probabilities_fn`` in one call, or, with ``chunk_size`` (CPU_CHUNK_SIZE is fast on CPU), sorted by
-    length in calls of at most ``chunk_size`` rows, each trimmed to the last attended column of its longest row. Trimming padding never changes the
-    result of a model that ignores masked positions; the weights equal counterfactual_token_weights_loop's.
+    length in calls of at most ``chunk_size`` rows, each trimmed to the last attended column of its longest row.
+    Trimming padding never changes the result of a model that ignores masked positions; the weights equal
+    counterfactual_token_weights_loop's.
     """
     batch = _prepare_batch(token_ids, attention_mask, zero_mask, valid, window)
     _check_normalisation(normalisation)
@@ -462,7 +464,8 @@ def exact_parser_token_weights(
 
 
 def _is_punctuation_or_space(text: str) -> bool:
-    return all(char.isspace() or char in string.punctuation or unicodedata.category(char).startswith("P") for char in text)
+    return all(char.isspace() or char in string.punctuation or unicodedata.category(char).startswith("P")
+               for char in text)
 
 
 def special_and_punctuation_mask(token_ids: torch.Tensor, tokenizer: Any) -> torch.Tensor:

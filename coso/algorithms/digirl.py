@@ -14,8 +14,8 @@ Option values a user can set from a config (form names, fractions, clamps) raise
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

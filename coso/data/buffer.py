@@ -9,9 +9,9 @@ the 80/20 split by trajectory and the MC returns stay consistent with what is st
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ class TransitionBatch:
     def __len__(self) -> int:
         return len(self.prompts)
 
-    def to(self, device: torch.device | str) -> "TransitionBatch":
+    def to(self, device: torch.device | str) -> TransitionBatch:
         """The same batch with its tensors on ``device``."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return TransitionBatch(
@@ -191,7 +191,7 @@ class ReplayBuffer:
 
     def train_val_split(
         self, fraction: float = 0.8, generator: GeneratorLike = None
-    ) -> tuple["ReplayBuffer", "ReplayBuffer"]:
+    ) -> tuple[ReplayBuffer, ReplayBuffer]:
         """Two buffers of this capacity holding a by-trajectory (train, val) split of the contents."""
         train, val = split_trajectories(self.trajectories(), fraction, generator)
         return ReplayBuffer(self._capacity, train), ReplayBuffer(self._capacity, val)
@@ -207,7 +207,7 @@ class ReplayBuffer:
         )
 
     @classmethod
-    def load(cls, path: str | Path, capacity: int | None = None) -> "ReplayBuffer":
+    def load(cls, path: str | Path, capacity: int | None = None) -> ReplayBuffer:
         """Rebuild a buffer from ``save``; ``capacity`` overrides the saved one (and is required for plain datasets)."""
         if capacity is None:
             saved = read_manifest(path).extra.get("replay_buffer")

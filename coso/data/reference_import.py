@@ -16,9 +16,9 @@ import argparse
 import pickle
 import re
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -212,7 +212,8 @@ def _convert_trajectory(
         prompt = _to_text(step["observation"], here.key("observation"))
         following = steps[position + 1] if position + 1 < len(steps) else None
         next_prompt = _to_text(
-            _optional(step, ["next_observation"], lambda: following["observation"] if following else prompt),
+            # _optional calls the default at once, inside this iteration
+            _optional(step, ["next_observation"], lambda: following["observation"] if following else prompt),  # noqa: B023
             here.key("next_observation"),
         )
         if step.get("next_image_features") is not None:
@@ -227,7 +228,7 @@ def _convert_trajectory(
         else:
             next_features = features[position].copy()
         action = _to_text(step["action"], here.key("action"))
-        task = _to_text(_optional(step, ["task"], lambda: _task_from_prompt(prompt)), here.key("task"))
+        task = _to_text(_optional(step, ["task"], lambda: _task_from_prompt(prompt)), here.key("task"))  # noqa: B023
         transitions.append(
             Transition(
                 task=task,

@@ -49,7 +49,7 @@ class Trajectory:
     def __len__(self) -> int:
         return len(self.transitions)
 
-    def fill_mc_returns(self, gamma: float) -> "Trajectory":
+    def fill_mc_returns(self, gamma: float) -> Trajectory:
         """Write each transition's discounted Monte-Carlo return (in place) and return self."""
         returns = monte_carlo_returns([t.reward for t in self.transitions], gamma)
         for transition, value in zip(self.transitions, returns):

@@ -61,10 +61,10 @@ class Device(Protocol):
 class Judge(Protocol):
     """Decides whether a task is accomplished, after every step."""
 
-    def reset(self, task: "Task") -> None:
+    def reset(self, task: Task) -> None:
         """Forget what was seen in the previous episode."""
 
-    def is_success(self, task: "Task", screenshot: Image.Image, action: Action | None) -> bool:
+    def is_success(self, task: Task, screenshot: Image.Image, action: Action | None) -> bool:
         """True when the current screen (and, for the simulator, its state) shows the task done."""
 
 
@@ -151,7 +151,7 @@ class PhoneEnv:
         self.done = True
         self._previous_action: str | None = None
 
-    def reset(self, task: "Task", seed: int) -> Observation:
+    def reset(self, task: Task, seed: int) -> Observation:
         """Start an episode of ``task`` from the home screen."""
         self.device.reset(seed)
         self.judge.reset(task)

@@ -11,8 +11,9 @@ the judge: it decides from the state alone.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 from coso.actions import POINT_DECIMALS, Action, ActionType, check_point_decimals, format_action
 from coso.env.base import Observation
@@ -78,7 +79,7 @@ class NoiseConfig:
             _check_probability(name, getattr(self, name))
 
     @classmethod
-    def from_level(cls, noise: float) -> "NoiseConfig":
+    def from_level(cls, noise: float) -> NoiseConfig:
         """One knob in [0, 1]: random actions and typos at ``noise / 2``, premature completion at ``noise / 10``."""
         if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0.0 <= float(noise) <= 1.0:
             raise ConfigError(f"demonstrator noise level {noise!r} must be a number in [0, 1] (0 = a perfect expert)")
@@ -326,7 +327,8 @@ def _plan_web_search(ctx: PlanContext, goal: WebSearchGoal) -> Step:
     if step is not None:
         return step
     field_id = "google.search" if state.ui.focus == "google.search" or (
-        state.page.view in ("google_home", "google_results") and state.ui.focus != "chrome.omnibox") else "chrome.omnibox"
+        state.page.view in ("google_home", "google_results") and state.ui.focus != "chrome.omnibox"
+    ) else "chrome.omnibox"
     return fill_field(ctx, field_id, goal.query, ()) or key(BACK, (TAP, TYPE, ENTER))
 
 

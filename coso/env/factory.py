@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from coso.config import EnvConfig, RunConfig
 from coso.env.base import EpisodeConfig, PhoneEnv
@@ -102,5 +102,7 @@ def load_tasks(config: RunConfig) -> tuple[list[Task], list[Task]]:
         train = generate_tasks(GENERATED_TRAIN_TASKS, config.seed, config.env.task_set)
         evaluation = generate_tasks(episodes, EVAL_TASK_SEED_OFFSET, config.env.task_set)
     if config.eval_task_file:
-        evaluation = sequential_tasks(_tasks_of_file(Path(config.eval_task_file), "eval_task_file", config.skip_bad_task_lines), episodes)
+        evaluation = sequential_tasks(
+            _tasks_of_file(Path(config.eval_task_file), "eval_task_file", config.skip_bad_task_lines), episodes
+        )
     return train, evaluation

@@ -21,8 +21,9 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PIL import Image
 
@@ -121,13 +122,14 @@ class GeminiJudgeConfig:
         examples = {}
         for task_set, items in dict(self.few_shot or {}).items():
             examples[task_set] = [
-                item if isinstance(item, FewShotExample) else _example_from_mapping(item, f"{where}.few_shot.{task_set}")
+                item if isinstance(item, FewShotExample)
+                else _example_from_mapping(item, f"{where}.few_shot.{task_set}")
                 for item in items
             ]
         self.few_shot = examples
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "GeminiJudgeConfig":
+    def from_mapping(cls, values: Mapping[str, Any]) -> GeminiJudgeConfig:
         """Build from ``env.gemini``; an unknown key is a ConfigError naming it."""
         return dataclass_from_mapping(cls, values, "env.gemini")
 
@@ -405,11 +407,11 @@ class GeminiJudge:
     def __reduce__(self) -> Any:
         raise TypeError("a GeminiJudge holds an API key and cannot be pickled")
 
-    def reset(self, task: "Task") -> None:
+    def reset(self, task: Task) -> None:
         """Forget the previous screen (a new episode); the cache of recent verdicts stays."""
         self._previous = None
 
-    def is_success(self, task: "Task", screenshot: Image.Image, action: "Action | None") -> bool:
+    def is_success(self, task: Task, screenshot: Image.Image, action: Action | None) -> bool:
         """The verdict for this screen: repeated screens and cached ones are not sent again."""
         self.stats.calls += 1
         key = (task.text, screen_digest(screenshot))
@@ -433,7 +435,7 @@ class GeminiJudge:
         self.stats.successes += int(verdict)
         return verdict
 
-    def _ask(self, task: "Task", screenshot: Image.Image) -> bool | None:
+    def _ask(self, task: Task, screenshot: Image.Image) -> bool | None:
         request = build_request(task.text, task.task_set, screenshot, self.examples.get(task.task_set, []),
                                 self.config.image_max_side)
         attempts = self.config.max_retries + 1

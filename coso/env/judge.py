@@ -10,15 +10,16 @@ the asked state. One success check is registered per goal class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from PIL import Image
 
 from coso.actions import Action
 from coso.env.sim import queries
-from coso.env.sim.layout import build_screen
 from coso.env.sim.catalog import resolve_app, resolve_settings_page, resolve_switch
+from coso.env.sim.layout import build_screen
 from coso.env.sim.state import PhoneState
 from coso.env.sim.text import covers
 from coso.env.sim.ui import Screen

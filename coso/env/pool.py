@@ -17,8 +17,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -169,7 +170,7 @@ class _SlotWorker:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, job: Callable[[], T]) -> "concurrent.futures.Future[T]":
+    def submit(self, job: Callable[[], T]) -> concurrent.futures.Future[T]:
         """Queue ``job`` on this worker; its future carries the result or the exception."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._jobs.put((job, future))
@@ -365,7 +366,7 @@ class EnvPool:
             self._wait(future, deadline)
             worker.retire()
 
-    def __enter__(self) -> "EnvPool":
+    def __enter__(self) -> EnvPool:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -414,7 +415,7 @@ class EnvPool:
         return lambda: worker.require_env().step(text)
 
     @staticmethod
-    def _wait(future: "concurrent.futures.Future[T]", deadline: float) -> T | BaseException:
+    def _wait(future: concurrent.futures.Future[T], deadline: float) -> T | BaseException:
         """The future's result, its exception, or a DeviceTimeoutError once ``deadline`` has passed."""
         done, _ = concurrent.futures.wait([future], timeout=max(0.0, deadline - time.monotonic()))
         if not done:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from coso.env.task_parser import content_words, infer_task_set
 from coso.env.tasks import (
@@ -207,7 +207,8 @@ def _shop_select(rng: random.Random) -> tuple[str, Goal]:
 @task_template("news in a country", "general", 3.0)
 def _news_country(rng: random.Random) -> tuple[str, Goal]:
     country = rng.choice(NEWS_COUNTRIES)
-    return f"What's the news in {country}?", _search(f"what's the news in {country.lower()}", ("news",), _words(country))
+    return (f"What's the news in {country}?",
+            _search(f"what's the news in {country.lower()}", ("news",), _words(country)))
 
 
 @task_template("science news", "general", 1.0)
@@ -280,7 +281,8 @@ def _beauty(rng: random.Random) -> tuple[str, Goal]:
 @task_template("menu", "general", 1.5)
 def _menu(rng: random.Random) -> tuple[str, Goal]:
     chain = rng.choice(MENU_CHAINS)
-    return f"What's on the menu at {chain}?", _search(f"what's on the menu at {chain.lower()}", ("menu",), _words(chain))
+    return (f"What's on the menu at {chain}?",
+            _search(f"what's on the menu at {chain.lower()}", ("menu",), _words(chain)))
 
 
 @task_template("tv price", "general", 1.0)
@@ -494,15 +496,15 @@ def sequential_tasks(tasks: Sequence[Task], n: int) -> list[Task]:
     return [tasks[index % len(tasks)] for index in range(n)]
 
 
-def _next_random(sampler: "TaskSampler") -> int:
+def _next_random(sampler: TaskSampler) -> int:
     return sampler.rng.randrange(len(sampler.tasks))
 
 
-def _next_sequential(sampler: "TaskSampler") -> int:
+def _next_sequential(sampler: TaskSampler) -> int:
     return sampler.position % len(sampler.tasks)
 
 
-SAMPLE_MODES: dict[str, Callable[["TaskSampler"], int]] = {"random": _next_random, "sequential": _next_sequential}
+SAMPLE_MODES: dict[str, Callable[[TaskSampler], int]] = {"random": _next_random, "sequential": _next_sequential}
 
 
 @dataclass

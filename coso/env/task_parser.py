@@ -15,9 +15,9 @@ tokenizer that defines ``WebSearchGoal.keywords``: a judge should compare a type
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from coso.env.tasks import (
     TASK_SETS,
@@ -473,7 +473,8 @@ def _toggle_goal(target: str, state: bool | None) -> Goal:
     if app_text in _NO_APP:
         app_text = ""
     if app_text and setting not in PER_APP_SETTINGS:
-        raise _Declined(f"the {setting} switch is not per app (per-app switches: {', '.join(sorted(PER_APP_SETTINGS))})")
+        raise _Declined(f"the {setting} switch is not per app "
+                        f"(per-app switches: {', '.join(sorted(PER_APP_SETTINGS))})")
     app = _app_or_decline(app_text) if app_text else ""
     return ToggleSettingGoal(setting=setting, app=app, state=state)
 
@@ -805,7 +806,8 @@ def read_task_lines(path: str | Path) -> list[str]:
         line_no = data.count(b"\n", 0, error.start) + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
         raise UserInputError(f"task file {str(path)!r}, line {line_no}, column {column}: byte "
-                             f"0x{data[error.start]:02x} is not UTF-8 text; re-save the file as UTF-8 ({hint})") from None
+                             f"0x{data[error.start]:02x} is not UTF-8 text; "
+                             f"re-save the file as UTF-8 ({hint})") from None
 
 
 def load_task_file(path: str | Path, task_set: str | None = None, *, skip_unparseable: bool = False) -> LoadedTasks:

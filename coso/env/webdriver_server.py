@@ -41,10 +41,11 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from coso.env.base import Device
 from coso.errors import ConfigError, DeviceError
@@ -230,7 +231,7 @@ class SimWebDriverServer:
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
-    def start(self) -> "SimWebDriverServer":
+    def start(self) -> SimWebDriverServer:
         """Bind (port 0 -> a free port) and serve in a daemon thread."""
         server = self
         self._stopping.clear()
@@ -260,12 +261,12 @@ class SimWebDriverServer:
                 thread.join(timeout=5.0)
         self._thread = self._reaper = None
 
-    def _reap_loop(self, httpd: "_BoundedHTTPServer") -> None:
+    def _reap_loop(self, httpd: _BoundedHTTPServer) -> None:
         """Time out slow reads, answer connections that waited too long, close rejected sockets."""
         while not self._stopping.wait(REAP_INTERVAL_S):
             httpd.reap()
 
-    def __enter__(self) -> "SimWebDriverServer":
+    def __enter__(self) -> SimWebDriverServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -547,7 +548,7 @@ class _BoundedHTTPServer(HTTPServer):
     request_queue_size = 512  # listen backlog: a burst of connections waits in the kernel instead of being reset
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], handler: type["_RequestHandler"], app: SimWebDriverServer) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[_RequestHandler], app: SimWebDriverServer) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.app = app
         self._lock = threading.Lock()
@@ -596,7 +597,7 @@ class _BoundedHTTPServer(HTTPServer):
         """A connection that failed (reset by the client, ...) is logged at debug level, without a traceback."""
         logger.debug("connection from %s failed", client_address, exc_info=True)
 
-    def register(self, handler: "_RequestHandler", active: bool) -> None:
+    def register(self, handler: _RequestHandler, active: bool) -> None:
         """Track a connection's handler (its read deadline is watched by ``reap``)."""
         with self._lock:
             (self._handlers.add if active else self._handlers.discard)(handler)

@@ -18,9 +18,9 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -121,7 +121,7 @@ class AutoUIConfig:
             raise ConfigError(f"agent: lora_rank and vocab_size must be >= 0, got {self.lora_rank}, {self.vocab_size}")
 
     @classmethod
-    def base(cls, **overrides: object) -> "AutoUIConfig":
+    def base(cls, **overrides: object) -> AutoUIConfig:
         """Auto-UI-Base's sizes (t5-base: 768 wide, 12 + 12 layers, 12 heads, d_ff 3072, vocab 32128, 1408-d images)."""
         values: dict[str, object] = dict(
             d_model=768, num_layers=12, num_decoder_layers=12, num_heads=12, d_kv=64, d_ff=3072,
@@ -337,7 +337,8 @@ class CopyHead(nn.Module):
                  continuation_key: str = "last_token") -> None:
         super().__init__()
         if continuation_key not in CONTINUATION_KEYS:
-            raise ConfigError(f"CopyHead: continuation_key={continuation_key!r} is not one of {sorted(CONTINUATION_KEYS)}")
+            raise ConfigError(f"CopyHead: continuation_key={continuation_key!r} "
+                              f"is not one of {sorted(CONTINUATION_KEYS)}")
         self.continuation_key = continuation_key
         self.query = nn.Linear(d_model, d_model, bias=False)
         self.key = nn.Linear(d_model, d_model, bias=False)
@@ -363,7 +364,8 @@ class CopyHead(nn.Module):
         scores = scores / math.sqrt(decoder_states.shape[-1])
         if self.continuation is not None:
             if written is None:
-                raise ValueError("CopyHead(continuation=True) needs written, the written_context of the decoder's inputs")
+                raise ValueError("CopyHead(continuation=True) needs written, "
+                                 "the written_context of the decoder's inputs")
             scores = scores + self.continuation.float() * written.follows.float()
         scores = scores.masked_fill(~goal.pointable[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # a prompt of special tokens only points nowhere
@@ -490,7 +492,7 @@ class AutoUIPolicy(nn.Module):
 
     @classmethod
     def from_config(cls, config: AutoUIConfig | None = None,
-                    tokenizer: PreTrainedTokenizerBase | None = None) -> "AutoUIPolicy":
+                    tokenizer: PreTrainedTokenizerBase | None = None) -> AutoUIPolicy:
         """The built-in policy with random weights over ``tokenizer`` (a ConfigError when none is given)."""
         return cls(config or AutoUIConfig(), require_tokenizer(tokenizer, "AutoUIPolicy.from_config"))
 
@@ -707,7 +709,7 @@ class AutoUIPolicy(nn.Module):
         save_config(directory, self.CONFIG_NAME, self.config)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> "AutoUIPolicy":
+    def from_pretrained(cls, directory: str | os.PathLike) -> AutoUIPolicy:
         """A policy written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
         require_directory(directory, what="AutoUIPolicy.from_pretrained")
         config = load_config(directory, cls.CONFIG_NAME, AutoUIConfig)

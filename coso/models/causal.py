@@ -8,9 +8,9 @@ by replacing tokens with ``<null>`` line up one-to-one with the policy's action 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -80,7 +80,7 @@ class ActionTypeClassifier(nn.Module):
 
     @classmethod
     def from_config(cls, config: ActionTypeClassifierConfig | None = None,
-                    tokenizer: PreTrainedTokenizerBase | None = None) -> "ActionTypeClassifier":
+                    tokenizer: PreTrainedTokenizerBase | None = None) -> ActionTypeClassifier:
         """A fresh classifier over ``tokenizer`` (pass the policy's; a ConfigError when none is given)."""
         config = config or ActionTypeClassifierConfig()
         return cls(config, require_tokenizer(tokenizer, "ActionTypeClassifier.from_config"))
@@ -118,7 +118,7 @@ class ActionTypeClassifier(nn.Module):
         save_config(directory, self.CONFIG_NAME, self.config)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> "ActionTypeClassifier":
+    def from_pretrained(cls, directory: str | os.PathLike) -> ActionTypeClassifier:
         """A classifier written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
         require_directory(directory, what="ActionTypeClassifier.from_pretrained")
         model = cls(load_config(directory, cls.CONFIG_NAME, ActionTypeClassifierConfig), load_tokenizer(directory))

@@ -22,12 +22,12 @@ text, so the written action always parses.
 What the trainers use is unchanged: actions are stored as text and re-scored teacher-forced under the
 model's full (unconstrained) distribution, so the log-probs and entropies in the losses are the policy's
 own, and the constraint only shapes which texts rollouts produce (see docs/learning-dynamics.md).
-"""
+"""  # noqa: E501 (the grammar above is one line of model output, verbatim)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -155,7 +155,10 @@ class AutoUIGrammar:
         return None  # _END takes no character
 
     def _number_prefix(self, prefix: str, dual: bool) -> bool:
-        """True when ``prefix`` starts a coordinate: 0.d…, 1.0… (at most max_decimals digits), or -1.0 off DUAL_POINT."""
+        """True when ``prefix`` starts a coordinate.
+
+        That is 0.d… or 1.0… (at most max_decimals digits), or -1.0 off DUAL_POINT.
+        """
         if not dual and "-1.0".startswith(prefix):
             return True
         head, dot, digits = prefix[:1], prefix[1:2], prefix[2:]

@@ -9,12 +9,14 @@ critic has two heads (a double critic) and its value is the minimum of the two s
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Sequence, TypeVar
+from typing import ClassVar, TypeVar
 
 import torch
 from torch import nn
+from transformers import PreTrainedTokenizerBase
 
 from coso.errors import ConfigError
 from coso.models.serialization import load_config, load_weights, require_directory, save_config, save_weights
@@ -24,7 +26,6 @@ from coso.models.text_encoder import (
     build_text_encoder,
     restore_text_encoder,
 )
-from transformers import PreTrainedTokenizerBase
 
 TEXT_ENCODER_DIR = "text_encoder"
 

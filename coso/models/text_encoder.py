@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import abc
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -239,7 +239,7 @@ def _restore_pretrained(spec: TextEncoderSpec, directory: Path) -> TextEncoder:
 class TextEncoderKind:
     """How to build an encoder kind fresh (``build``) and from a saved directory before its weights (``restore``)."""
 
-    build: Callable[[TextEncoderSpec, "PreTrainedTokenizerBase | None"], TextEncoder]
+    build: Callable[[TextEncoderSpec, PreTrainedTokenizerBase | None], TextEncoder]
     restore: Callable[[TextEncoderSpec, Path], TextEncoder]
 
 

@@ -13,9 +13,10 @@ import os
 import random
 import shutil
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -174,7 +175,8 @@ def read_checkpoint(path: Path, required: tuple[str, ...] = ()) -> tuple[Trainin
         raise CheckpointError(f"{state_file}: {problem}; the checkpoint is damaged or was edited by hand")
     rng = document.get("rng", {})
     if not isinstance(rng, dict):
-        raise CheckpointError(f"{state_file}: 'rng' is a {type(rng).__name__}, not an object; the checkpoint is damaged")
+        raise CheckpointError(f"{state_file}: 'rng' is a {type(rng).__name__}, not an object; "
+                              "the checkpoint is damaged")
     return state, rng, path
 
 

@@ -7,8 +7,8 @@ those requested stops the run with InsufficientDataError instead of training on 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 from coso.data.trajectory import Trajectory
 from coso.errors import ConfigError, InsufficientDataError
@@ -26,7 +26,7 @@ class CollectionReport:
     transitions: int
 
     @classmethod
-    def of(cls, name: str, requested: int, trajectories: Sequence[Trajectory]) -> "CollectionReport":
+    def of(cls, name: str, requested: int, trajectories: Sequence[Trajectory]) -> CollectionReport:
         """The report of ``trajectories`` collected (or loaded) for the phase ``name``."""
         return cls(
             name=name,

@@ -10,7 +10,7 @@ whose score here is "the latest episode of this task in the buffer failed".
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from coso.data.trajectory import Trajectory
 from coso.env.tasks import Task

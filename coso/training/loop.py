@@ -10,12 +10,12 @@ same command resumes from it. Rollouts and evaluation run on the main process; w
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,8 +34,6 @@ from coso.env.tasks import Task
 from coso.errors import ConfigError
 from coso.rollout import collect_trajectories
 from coso.stats import wilson_interval
-from coso.training.collection import CollectionReport, check_collection
-from coso.training.curriculum import latest_failed_tasks, rollout_tasks
 from coso.training.checkpoint import (
     TrainingState,
     has_checkpoint,
@@ -45,10 +43,11 @@ from coso.training.checkpoint import (
     save_tensors_state,
     write_checkpoint,
 )
+from coso.training.collection import CollectionReport, check_collection
 from coso.training.components import build_models, load_models, save_models
+from coso.training.curriculum import latest_failed_tasks, rollout_tasks
 from coso.training.entropy import build_entropy_bonus
 from coso.training.heatmap import TokenHeatmapWriter
-from coso.training.sft_base import ensure_sft_base, sft_base_path, uses_sft_base
 from coso.training.run_logger import (
     RunLogger,
     atomic_write_text,
@@ -56,6 +55,7 @@ from coso.training.run_logger import (
     write_resolved_config,
     write_summary,
 )
+from coso.training.sft_base import ensure_sft_base, sft_base_path, uses_sft_base
 from coso.training.trainer import Models, Trainer
 
 TRAIN_MODES = ("offline", "online", "off2on", "sft")
@@ -159,7 +159,8 @@ class TrainingRun:
         self.resumed = False
         models = self._initial_models()
         self.trainer = Trainer(models, config, self.accelerator,
-                               build_entropy_bonus(config, self.trainer_models, models.policy.tokenizer), self.generator)
+                               build_entropy_bonus(config, self.trainer_models, models.policy.tokenizer),
+                               self.generator)
         self.heatmaps = TokenHeatmapWriter(self.run_dir / "heatmaps", models.policy.tokenizer,
                                            config.causal.heatmap_every if self.is_main else 0)
         self.trainer.on_actor_batch = self.heatmaps.observe
@@ -234,7 +235,8 @@ class TrainingRun:
 
     # ------------------------------------------------------------------------------------------ rollouts
 
-    def _rollout(self, agent_factory, tasks: Sequence[Task], seed: int, recorder=None) -> tuple[list[Trajectory], dict[str, float]]:
+    def _rollout(self, agent_factory, tasks: Sequence[Task], seed: int,
+                 recorder=None) -> tuple[list[Trajectory], dict[str, float]]:
         """Run tasks on the main process and share the trajectories with every process."""
         payload: list[Any] = [None]
         if self.is_main:
@@ -297,7 +299,8 @@ class TrainingRun:
                                         seed_base + self.config.seed)
         self._counted(name, episodes, trajectories)  # before saving: a failed collection is redone next time
         if self.is_main:
-            save_trajectories(trajectories, cached, source="policy", extra={"temperature": self.config.agent.temperature})
+            save_trajectories(trajectories, cached, source="policy",
+                              extra={"temperature": self.config.agent.temperature})
         return trajectories
 
     def demonstrations(self, name: str, episodes: int, noise: float, seed_base: int) -> list[Trajectory]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -41,7 +42,7 @@ def plot_learning_curves(records: Sequence[dict[str, Any]], path: Path) -> Path:
     if top.get_legend_handles_labels()[0]:
         top.legend(fontsize=7)
     for key in LOSS_KEYS:
-        for phase, (xs, ys) in _series(records, key).items():
+        for phase, (_xs, ys) in _series(records, key).items():
             bottom.plot(range(len(ys)), ys, label=f"{phase} {key}")
     bottom.set_ylabel("loss / entropy")
     bottom.set_xlabel("update (log record)")

@@ -9,8 +9,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from coso.atomic import atomic_write_text
 

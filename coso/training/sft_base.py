@@ -19,8 +19,9 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from coso.config import RunConfig
 from coso.errors import ConfigError

@@ -8,26 +8,26 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from accelerate import Accelerator
 from torch import nn
 
+from coso.algorithms.coso import soft_actor_loss
 from coso.algorithms.digirl import (
     DIGIRL_PROB_CLAMP,
     NO_PROB_CLAMP,
     actor_loss,
-    online_trajectory_filter,
     offline_trajectory_filter,
+    online_trajectory_filter,
     step_advantage,
     step_critic_loss,
     trajectory_critic_loss,
 )
 from coso.algorithms.filtered_bc import filtered_bc_loss
-from coso.algorithms.coso import soft_actor_loss
 from coso.config import RunConfig
 from coso.data.buffer import ReplayBuffer, TransitionBatch, collate_transitions
 from coso.data.trajectory import Trajectory
@@ -311,10 +311,11 @@ class Trainer:
                     chunk_labels = labels[start:start + cfg.batch_size].to(self.accelerator.device)
                     tokens = model.tokenize(chunk)
 
+                    # _optimise calls micro_loss before this iteration ends, so the loop variables are current
                     def micro_loss() -> torch.Tensor:
-                        logits = self.causal(tokens.input_ids, tokens.attention_mask)
-                        accuracies.append(float((logits.argmax(-1) == chunk_labels).float().mean()))
-                        return nn.functional.cross_entropy(logits.float(), chunk_labels)
+                        logits = self.causal(tokens.input_ids, tokens.attention_mask)  # noqa: B023
+                        accuracies.append(float((logits.argmax(-1) == chunk_labels).float().mean()))  # noqa: B023
+                        return nn.functional.cross_entropy(logits.float(), chunk_labels)  # noqa: B023
 
                     losses.append(self._optimise("causal model", self.causal, self.causal_optimizer, micro_loss, 1))
         self.bonus.invalidate()

@@ -14,8 +14,9 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from PIL import Image
 
@@ -108,19 +109,19 @@ def to_pixel(fraction: float, size: int) -> int:
 class ResetStrategy(Protocol):
     """What ``AppiumDevice.reset(seed)`` does on a given kind of device."""
 
-    def __call__(self, device: "AppiumDevice", seed: int) -> None:
+    def __call__(self, device: AppiumDevice, seed: int) -> None:
         """Bring the device to its start state."""
 
 
-def _reset_by_home(device: "AppiumDevice", seed: int) -> None:
+def _reset_by_home(device: AppiumDevice, seed: int) -> None:
     device.press_home()
 
 
-def _reset_nothing(device: "AppiumDevice", seed: int) -> None:
+def _reset_nothing(device: AppiumDevice, seed: int) -> None:
     return None
 
 
-def _reset_simulator(device: "AppiumDevice", seed: int) -> None:
+def _reset_simulator(device: AppiumDevice, seed: int) -> None:
     device.execute_mobile(SIM_RESET_SCRIPT, {"seed": int(seed)})
 
 
@@ -195,7 +196,8 @@ class AppiumDevice:
         if driver is None:
             return
         try:
-            call_with_timeout(driver.quit, min(10.0, self.timeouts.command_s), f"ending the session on {self.server_url}")
+            call_with_timeout(driver.quit, min(10.0, self.timeouts.command_s),
+                              f"ending the session on {self.server_url}")
         except Exception as error:
             logger.info("ending the session on %s failed: %s", self.server_url, error)
 

@@ -13,9 +13,10 @@ import logging
 import re
 import shutil
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from coso.env.android.commands import CommandRunner
 from coso.errors import ConfigError, EmulatorError

@@ -19,9 +19,10 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from coso.env.android.avd import AVD_PROVIDERS, AvdProvider, PreparedAvd
 from coso.env.android.commands import Clock, CommandResult, CommandRunner, SubprocessRunner, SystemClock, tail_of_file
@@ -467,7 +468,7 @@ class EmulatorFleet:
         self._suspect: set[int] = set()
         self._slot_locks = [threading.Lock() for _ in range(config.num_instances)]
 
-    def __enter__(self) -> "EmulatorFleet":
+    def __enter__(self) -> EmulatorFleet:
         self.start()
         return self
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from PIL import Image
 
-from coso.env.android.appium_device import AppiumDevice, DeviceTimeouts
 from coso.config_mapping import dataclass_from_mapping
+from coso.env.android.appium_device import AppiumDevice, DeviceTimeouts
 from coso.env.android.emulator import EmulatorConfig, EmulatorFleet
 from coso.errors import DeviceError
 
@@ -34,10 +35,11 @@ class AndroidSettings:
     capabilities: dict[str, Any]
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "AndroidSettings":
+    def from_mapping(cls, values: Mapping[str, Any]) -> AndroidSettings:
         """Split ``env.android`` into its parts: ``timeouts`` and ``capabilities`` sub-maps, the rest emulator keys."""
         values = dict(values)
-        timeouts = dataclass_from_mapping(DeviceTimeouts, dict(values.pop("timeouts", {}) or {}), "env.android.timeouts")
+        timeouts = dataclass_from_mapping(DeviceTimeouts, dict(values.pop("timeouts", {}) or {}),
+                                          "env.android.timeouts")
         capabilities = dict(values.pop("capabilities", {}) or {})
         emulator = dataclass_from_mapping(EmulatorConfig, values, "env.android")
         return cls(emulator, timeouts, capabilities)

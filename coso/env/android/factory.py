@@ -9,7 +9,8 @@ Appium server (real phones, a device farm, or ``SimWebDriverServer``).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from coso.env.android.appium_device import AppiumDevice
 from coso.env.android.emulator import EmulatorFleet
@@ -23,20 +24,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _gemini_judges(env: "EnvConfig") -> Callable[[int], Judge]:
+def _gemini_judges(env: EnvConfig) -> Callable[[int], Judge]:
     from coso.env.gemini_judge import GeminiJudgeConfig, GeminiJudgeFactory
 
     return GeminiJudgeFactory(GeminiJudgeConfig.from_mapping(env.gemini or {}))
 
 
-def _rule_judges(env: "EnvConfig") -> Callable[[int], Judge]:
+def _rule_judges(env: EnvConfig) -> Callable[[int], Judge]:
     raise ConfigError(
         "env.judge=rule reads the simulator's state, which a real phone does not have; use env.judge=gemini "
         "with env.backend=android"
     )
 
 
-JUDGE_BUILDERS: dict[str, Callable[["EnvConfig"], Callable[[int], Judge]]] = {
+JUDGE_BUILDERS: dict[str, Callable[[EnvConfig], Callable[[int], Judge]]] = {
     "gemini": _gemini_judges,
     "rule": _rule_judges,
 }
@@ -54,7 +55,8 @@ class AndroidEnvFactory:
         self.fleet = None if attach_urls else EmulatorFleet(settings.emulator)
 
     def __repr__(self) -> str:
-        mode = f"attach_urls={self.attach_urls}" if self.attach_urls else f"fleet={self.settings.emulator.num_instances}"
+        mode = (f"attach_urls={self.attach_urls}" if self.attach_urls
+                else f"fleet={self.settings.emulator.num_instances}")
         return f"AndroidEnvFactory({mode})"
 
     def device(self, slot: int) -> Device:
@@ -73,7 +75,7 @@ class AndroidEnvFactory:
             self.fleet.close()
 
 
-def android_env_factory(env: "EnvConfig", episode: EpisodeConfig, seed: int) -> AndroidEnvFactory:
+def android_env_factory(env: EnvConfig, episode: EpisodeConfig, seed: int) -> AndroidEnvFactory:
     """The factory for ``env.backend=android``; the seed cannot choose a real phone's state and is unused."""
     values: dict[str, Any] = dict(env.android or {})
     attach_urls = [str(url) for url in values.pop("attach_urls", []) or []]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from coso.errors import EmulatorError
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from coso.config_mapping import dataclass_from_mapping
 from coso.errors import ConfigError
@@ -107,7 +108,7 @@ class SimConfig:
         return difficulty_value(self.difficulty)
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> "SimConfig":
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> SimConfig:
         """Build from a config mapping or typed section (e.g. ``env.sim`` of a run config); unknown keys are named."""
         if dataclasses.is_dataclass(values) and not isinstance(values, type):
             values = dataclasses.asdict(values)

@@ -8,7 +8,8 @@ behaviour (no enter hook, no submit action), not an error.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from coso.registry import register_in
 

@@ -7,8 +7,9 @@ command registry of ``coso.env.sim.commands``) instead of a callback, so trees a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from coso.env.sim.state import Page
@@ -54,11 +55,11 @@ class Rect:
         """True when the point lies inside the box."""
         return self.x0 <= x < self.x1 and self.y0 <= y < self.y1
 
-    def shifted(self, dy: float) -> "Rect":
+    def shifted(self, dy: float) -> Rect:
         """The box moved down by ``dy``."""
         return Rect(self.x0, self.y0 + dy, self.x1, self.y1 + dy)
 
-    def intersect(self, other: "Rect") -> "Rect | None":
+    def intersect(self, other: Rect) -> Rect | None:
         """The overlap of two boxes, or None when they do not overlap."""
         x0, y0 = max(self.x0, other.x0), max(self.y0, other.y0)
         x1, y1 = min(self.x1, other.x1), min(self.y1, other.y1)
@@ -72,7 +73,7 @@ class Command:
     name: str
     arg: str = ""
     index: int = -1
-    page: "Page | None" = None
+    page: Page | None = None
     text: str = ""
 
 
@@ -205,7 +206,7 @@ class Screen:
 class ScrollColumn:
     """Stacks content rows in a scroll viewport, clipping them and recording what falls outside."""
 
-    def __init__(self, builder: "ScreenBuilder", key: str, viewport: Rect, offset: float) -> None:
+    def __init__(self, builder: ScreenBuilder, key: str, viewport: Rect, offset: float) -> None:
         self.builder = builder
         self.key = key
         self.viewport = viewport

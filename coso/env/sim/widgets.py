@@ -4,8 +4,8 @@ dialogs and the on-screen keyboard. They add elements to a ``ScreenBuilder``; no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from coso.env.sim.content import search_suggestions
 from coso.env.sim.state import PhoneState
@@ -65,7 +65,7 @@ def button(b: ScreenBuilder | ScrollColumn, element_id: str, rect: Rect, label: 
     return element
 
 
-def _as_layer(b: ScreenBuilder, key: str, build: "Callable[[ScreenBuilder], None]") -> None:
+def _as_layer(b: ScreenBuilder, key: str, build: Callable[[ScreenBuilder], None]) -> None:
     """Add elements built by ``build`` as one cached render layer named ``key`` (first element: opaque background).
 
     ``key`` must determine the layer's whole content: both its elements and its rendered patch are cached.

@@ -9,7 +9,7 @@ from coso.env.sim.registry import FIRST_RUN_POPUPS, command, popup, root, submit
 from coso.env.sim.state import Page, PhoneState
 from coso.env.sim.text import normalize_text, stable_rng, url_domain
 from coso.env.sim.ui import ABSORB, BLUE, GREY, LIGHT, LINE, WHITE, Command, Element, Rect, ScreenBuilder, Style
-from coso.env.sim.widgets import STATUS_H, W, button, content_bottom, dialog, icon, suggestions, text_field
+from coso.env.sim.widgets import STATUS_H, W, content_bottom, dialog, icon, suggestions, text_field
 
 TOOLBAR_BOTTOM = STATUS_H + 34.0
 INCOGNITO_BG = (50, 54, 60)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from coso.env.sim.registry import command, popup, root, view
 from coso.env.sim.state import Alarm, AlarmPicker, Page, PhoneState
