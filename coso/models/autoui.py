@@ -213,12 +213,13 @@ class GoalView:
 class WrittenContext:
     """What the copy head's continuation knows of the text written so far: which goal tokens come next.
 
-    Built per decoder pass; ``last`` and ``match`` are its state after the pass's last position, so a
-    KV-cached decoder carries them from one step to the next."""
+    Built per decoder pass; ``state`` is the key's state after the pass's last position, so a KV-cached
+    decoder carries it from one step to the next."""
 
     follows: torch.Tensor  # [B, T, S] bool: goal token s comes next after what was written up to position t
-    last: torch.Tensor  # [B] long: the last non-whitespace token written (-1 for none)
-    match: torch.Tensor | None = None  # [B, S] long: the longest_match key's suffix-match lengths
+    # last_token: [B] long, the last non-whitespace token written (-1 for none);
+    # longest_match: [B, S] long, the suffix-match lengths
+    state: torch.Tensor
 
 
 @dataclass
@@ -266,7 +267,7 @@ def last_content_ids(token_ids: torch.Tensor, skip_ids: torch.Tensor, before: to
 def last_token_context(goal: GoalView, source: torch.Tensor, decoder_input_ids: torch.Tensor,
                        skip_ids: torch.Tensor, previous: WrittenContext | None) -> WrittenContext:
     """The ``last_token`` key: goal token x_s comes next where its predecessor is the token written last."""
-    before = previous.last if previous is not None else torch.full_like(decoder_input_ids[:, 0], -1)
+    before = previous.state if previous is not None else torch.full_like(decoder_input_ids[:, 0], -1)
     last = last_content_ids(decoder_input_ids, skip_ids, before, inclusive=True)
     follows = (goal.previous_source[:, None, :] == last[:, :, None]) & (last[:, :, None] >= 0)
     return WrittenContext(follows, last[:, -1])
@@ -282,10 +283,7 @@ def longest_match_context(goal: GoalView, source: torch.Tensor, decoder_input_id
     so in "usb-a to usb-b" the "-" after a written `"usb` is the first one, and after a written `to usb` the
     second. Where one goal token holds the longest match this is CopyNet's location-aware selective read
     (Gu et al., 2016) without its learned weights; with no repeated token it equals ``last_token``."""
-    batch = decoder_input_ids.shape[0]
-    match = previous.match if previous is not None else torch.zeros_like(source)
-    last = previous.last if previous is not None else torch.full((batch,), -1, dtype=torch.long,
-                                                                 device=source.device)
+    match = previous.state if previous is not None else torch.zeros_like(source)
     has_previous = goal.previous_position >= 0
     previous_position = goal.previous_position.clamp_min(0)
     written = ~torch.isin(decoder_input_ids, skip_ids)
@@ -295,11 +293,10 @@ def longest_match_context(goal: GoalView, source: torch.Tensor, decoder_input_id
         extended = torch.where(has_previous, match.gather(1, previous_position), 0) + 1
         hit = (source == token[:, None]) & goal.pointable
         match = torch.where(written[:, t, None], torch.where(hit, extended, 0), match)
-        last = torch.where(written[:, t], token, last)
         best = match.max(dim=1, keepdim=True).values
         before = torch.where(has_previous, match.gather(1, previous_position), 0)
         follows.append((before == best) & (best > 0))
-    return WrittenContext(torch.stack(follows, dim=1), last, match)
+    return WrittenContext(torch.stack(follows, dim=1), match)
 
 
 # what the copy head's continuation keys on (AutoUIConfig.copy_continuation_key)
