@@ -108,6 +108,9 @@ def run_reporting(make_config: Callable[[], tuple[RunConfig, dict[str, Any]]]) -
     try:
         config, resolved = make_config()
         from coso.runs import execute
+        from coso.threads import set_torch_threads
+
+        set_torch_threads(config.train.num_threads)
 
         summary_line = execute(config, resolved)
     except UserInputError as error:

@@ -182,6 +182,9 @@ class TrainConfig:
     eval_every: int = 0  # also evaluate after every N-th online iteration (phase "iteration_<n>"); 0: never
     save_freq: int = 1  # checkpoint every N online iterations
     mixed_precision: str = "no"  # accelerate: "no", "bf16" or "fp16"
+    # torch threads per process: 0 keeps torch's default (one per core, or OMP_NUM_THREADS); set 1 when several
+    # runs share the machine (benchmarks/reports/threads.md)
+    num_threads: int = 0
 
 
 @dataclass
@@ -298,6 +301,7 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("train.eval_episodes", 1, False, "evaluation episodes"),
     ("train.eval_every", 0, False, "iterations (0: never)"),
     ("train.save_freq", 1, False, "iterations per checkpoint"),
+    ("train.num_threads", 0, False, "torch threads (0: torch's default)"),
     ("noise", 0, False, "the demonstrator noise level"),
     ("entropy_coeff", 0, False, "the entropy coefficient alpha"),
 )

@@ -46,6 +46,7 @@ CONFIG_MISTAKES = [
     (["train.lm_lr=nan"], "train.lm_lr"),
     (["train.lm_lr=-1"], "train.lm_lr"),
     (["train.grad_accum_steps=0"], "train.grad_accum_steps"),
+    (["train.num_threads=-1"], "train.num_threads"),
     (["train.mixed_precision=fp64"], "train.mixed_precision"),
     (["train.eval_episodes=0"], "train.eval_episodes"),
     (["train.online_iterations=-1"], "train.online_iterations"),
