@@ -147,7 +147,8 @@ def render(rows: list[dict[str, object]], command: str, steps: int) -> str:
         f"Bounds (issue 9, item 8): contended / alone <= {CONTENDED_LIMIT}, alone / torch default alone <= "
         f"{ALONE_LOSS_LIMIT:.2f}.",
         "",
-        "| setting | torch threads | alone ms | contended ms | contended / alone | alone / torch default | both bounds |",
+        "| setting | torch threads | alone ms | contended ms | contended / alone | alone / torch default "
+        "| both bounds |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
