@@ -103,6 +103,10 @@ class AlgorithmConfig:
     # every successful trajectory of the training buffer, so learning the few tasks the curriculum keeps does
     # not overwrite the tasks it already solves (0: DigiRL's update alone; docs/learning-dynamics.md §11)
     bc_anchor_coeff: float = 0.0
+    # KL anchor: each actor step also adds this times the token-mean KL(pi_ref || pi) on a batch of the training
+    # buffer, pi_ref = the policy when the RL phases began (the warm start), frozen: the fine-tuned policy
+    # keeps the warm start's choices where no evidence moves it (0: none; docs/learning-dynamics.md §14)
+    kl_anchor_coeff: float = 0.0
 
 
 @dataclass
@@ -263,6 +267,7 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("algorithm.gamma", 0, False, "the discount"),
     ("algorithm.trajectory_filter_fraction", 0, True, "the kept fraction"),
     ("algorithm.bc_anchor_coeff", 0, False, "the behaviour-cloning anchor's weight (0: none)"),
+    ("algorithm.kl_anchor_coeff", 0, False, "the KL anchor's weight (0: none)"),
     ("causal.hidden_size", 1, False, "units"),
     ("causal.num_heads", 1, False, "heads"),
     ("causal.num_layers", 1, False, "layers"),

@@ -240,6 +240,8 @@ def probe(run_dir: Path, episodes: int, temperatures: Sequence[float], constrain
                     "first_divergence": first_divergences(comparing.records, rollout.trajectories, goal_kinds,
                                                           tap_tolerance),
                     "examples": [r.policy_text for r in comparing.records[:3]],
+                    # per evaluation task, in order: compare two checkpoints' outcomes with --flips-against
+                    "episode_successes": [bool(t.success) for t in rollout.trajectories],
                 }
                 if temperature == 0 and constrained == constrained_modes[0]:
                     results[name]["entropy_by_field"] = entropy_by_field(policy, comparing.records)
@@ -280,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="config overrides for the probe, e.g. env.sim.difficulty=easy")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--flips-against", type=Path, default=None, metavar="PROBE_JSON",
+                        help="another checkpoint's probe.json (same tasks): count the tasks each one alone solves")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     modes = {"free": [False], "constrained": [True], "both": [False, True]}[args.constrained]
@@ -298,7 +302,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{name} first divergence of failed episodes: {json.dumps(result['first_divergence'])}")
         print(f"{name} invalid reasons: {result['invalid_reasons']}")
         print(f"{name} examples: {result['examples'][:2]}")
+    if args.flips_against is not None:
+        other = json.loads(args.flips_against.read_text())
+        for name, result in results.items():
+            if name in other and "episode_successes" in other[name]:
+                print(f"\n{name} against {args.flips_against}: {json.dumps(flips(other[name]['episode_successes'], result['episode_successes']))}")
     return 0
+
+
+def flips(before: Sequence[bool], after: Sequence[bool]) -> dict[str, int]:
+    """How two checkpoints' outcomes on the same evaluation tasks differ: kept, gained, lost, never solved."""
+    if len(before) != len(after):
+        raise ValueError(f"the two probes ran {len(before)} and {len(after)} episodes; use the same --episodes")
+    pairs = list(zip(before, after))
+    return {"both": sum(b and a for b, a in pairs), "gained": sum(a and not b for b, a in pairs),
+            "lost": sum(b and not a for b, a in pairs), "neither": sum(not a and not b for b, a in pairs)}
 
 
 if __name__ == "__main__":

@@ -26,10 +26,10 @@ class Stop(Exception):
     """Stands for a kill: raised right after a checkpoint (or an evaluation) is written."""
 
 
-def run(save_path: Path) -> dict[str, Any]:
+def run(save_path: Path, extra: list[str]) -> dict[str, Any]:
     """One CoSo off2on run of the tiny config, in process."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-        cfg = compose(config_name="coso_off2on", overrides=OVERRIDES + [f"save_path={save_path}"])
+        cfg = compose(config_name="coso_off2on", overrides=OVERRIDES + extra + [f"save_path={save_path}"])
     return json.loads(execute(OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True)))
 
 
@@ -67,7 +67,9 @@ def state(run_dir: Path) -> dict[str, Any]:
     return document
 
 
-def test_a_run_stopped_after_every_checkpoint_equals_the_unbroken_run(tmp_path, monkeypatch) -> None:
+# the default, and the KL anchor (its frozen reference policy is part of the checkpoint)
+@pytest.mark.parametrize("extra", [[], ["algorithm.kl_anchor_coeff=1.0"]], ids=["default", "kl_anchor"])
+def test_a_run_stopped_after_every_checkpoint_equals_the_unbroken_run(tmp_path, monkeypatch, extra) -> None:
     original_checkpoint = loop.TrainingRun.checkpoint
     original_evaluate = loop.TrainingRun.evaluate
     written: list[int] = []
@@ -77,7 +79,7 @@ def test_a_run_stopped_after_every_checkpoint_equals_the_unbroken_run(tmp_path, 
         written.append(1)
 
     monkeypatch.setattr(loop.TrainingRun, "checkpoint", counting)
-    unbroken = run(tmp_path / "unbroken")
+    unbroken = run(tmp_path / "unbroken", extra)
     checkpoints = len(written)
     assert checkpoints == 5  # SFT, offline, 2 online iterations, final evaluation
 
@@ -89,7 +91,7 @@ def test_a_run_stopped_after_every_checkpoint_equals_the_unbroken_run(tmp_path, 
 
     monkeypatch.setattr(loop.TrainingRun, "evaluate", killed_after_initial_evaluation)
     with pytest.raises(Stop):  # killed before the first checkpoint: a line in metrics.jsonl, no checkpoint
-        run(broken)
+        run(broken, extra)
     assert len(metrics(broken)) == 1 and not (broken / "checkpoint").exists()
     monkeypatch.setattr(loop.TrainingRun, "evaluate", original_evaluate)
 
@@ -100,14 +102,16 @@ def test_a_run_stopped_after_every_checkpoint_equals_the_unbroken_run(tmp_path, 
     monkeypatch.setattr(loop.TrainingRun, "checkpoint", killed_after_checkpoint)
     for _ in range(checkpoints):  # each segment resumes from the last checkpoint and stops after the next
         with pytest.raises(Stop):
-            run(broken)
+            run(broken, extra)
     monkeypatch.setattr(loop.TrainingRun, "checkpoint", original_checkpoint)
-    resumed = run(broken)
+    resumed = run(broken, extra)
 
     assert resumed["resumed"] is True and resumed["eval_success_rate"] == unbroken["eval_success_rate"]
     assert metrics(broken) == metrics(tmp_path / "unbroken")  # no duplicated or stale line, same values
     assert state(broken) == state(tmp_path / "unbroken")  # counters and every RNG state
     expected, got = tensors(tmp_path / "unbroken"), tensors(broken)
     assert expected.keys() == got.keys()
+    if extra:  # the anchor's reference is in the checkpoint and was trained by nobody
+        assert any(name.startswith("reference_policy/") for name in expected)
     differing = [name for name in expected if not torch.equal(expected[name], got[name])]
     assert not differing, f"tensors differ after resume: {differing[:5]}"

@@ -194,6 +194,8 @@ class TokenStats:
     entropies: torch.Tensor  # [B, T], 0 at padding
     mask: torch.Tensor  # [B, T] float, 1 for real tokens (EOS included), 0 for padding
     token_ids: torch.Tensor  # [B, T] long, the action tokens (pad id at padding)
+    # [B, T, V] log pi over the whole vocabulary at each position (the KL anchor reads it); None if not kept
+    vocab_log_probs: torch.Tensor | None = None
 
     def sequence_log_probs(self) -> torch.Tensor:
         """log pi(y | s) of each whole action: the sum of its token log-probabilities, ``[B]``."""
@@ -690,7 +692,7 @@ class AutoUIPolicy(nn.Module):
         log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids, written=written)
         log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
         entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
-        return TokenStats(log_probs, entropies, mask, labels)
+        return TokenStats(log_probs, entropies, mask, labels, vocab_log_probs=log_softmax)
 
     def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str]) -> TokenStats:
         """``token_stats`` (so DDP/accelerate wrappers see the training computation)."""

@@ -9,6 +9,7 @@ same command resumes from it. Rollouts and evaluation run on the main process; w
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 import time
@@ -32,6 +33,7 @@ from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.env.recording import EpisodeRecorder, NullRecorder
 from coso.env.tasks import Task
 from coso.errors import ConfigError
+from coso.models.autoui import AutoUIPolicy
 from coso.rollout import collect_trajectories
 from coso.stats import wilson_interval
 from coso.training.checkpoint import (
@@ -65,6 +67,7 @@ EVAL_SEED_BASE = 10_000_000
 ROLLOUT_SEED_BASE = 1_000_000
 OFFLINE_SEED_BASE = 2_000_000
 SFT_SEED_BASE = 3_000_000
+REFERENCE_POLICY_DIR = "reference_policy"  # the KL anchor's frozen policy inside a checkpoint
 
 
 def algorithm_label(config: RunConfig) -> str:
@@ -157,6 +160,7 @@ class TrainingRun:
         self.encoder = build_encoder(config.env)
         self.buffer = ReplayBuffer(config.train.capacity)
         self.resumed = False
+        self.reference_policy: AutoUIPolicy | None = None  # the KL anchor's frozen warm start, taken lazily
         models = self._initial_models()
         self.trainer = Trainer(models, config, self.accelerator,
                                build_entropy_bonus(config, self.trainer_models, models.policy.tokenizer),
@@ -187,6 +191,9 @@ class TrainingRun:
             self.resumed = True
             self._checkpoint_path = path
             self._truncate_metrics(state.metrics_lines)
+            if (path / REFERENCE_POLICY_DIR).is_dir():  # before the RNG restore: loading may draw from it
+                self.reference_policy = AutoUIPolicy.from_pretrained(path / REFERENCE_POLICY_DIR).to(
+                    self.accelerator.device).eval().requires_grad_(False)
             return load_models(path / "models")
         self._discard_stale_metrics()
         if self.config.load_path:
@@ -385,9 +392,19 @@ class TrainingRun:
                 successes = [t for t in train_buffer.trajectories() if t.success and t.transitions]
                 metrics.update(self.trainer.train_actor(ReplayBuffer(train.capacity, kept), actor_epochs,
                                                         entropy=entropy,
-                                                        anchor=ReplayBuffer(train.capacity, successes)))
+                                                        anchor=ReplayBuffer(train.capacity, successes),
+                                                        reference=self.kl_reference(), kl_source=train_buffer))
         metrics.update(kept_composition(kept))
         return metrics
+
+    def kl_reference(self) -> AutoUIPolicy | None:
+        """The KL anchor's reference: a frozen copy of the policy as the first RL update found it (the warm
+        start, or load_path's policy); None when algorithm.kl_anchor_coeff is 0."""
+        if self.config.algorithm.kl_anchor_coeff <= 0:
+            return None
+        if self.reference_policy is None:
+            self.reference_policy = copy.deepcopy(self.trainer.unwrapped().policy).eval().requires_grad_(False)
+        return self.reference_policy
 
     def train_causal(self, calls: int) -> dict[str, float]:
         """CoSo's causal model on the buffer's actions, counting the calls (0 = still untrained)."""
@@ -465,6 +482,8 @@ class TrainingRun:
                 "models": lambda path: save_models(models, path),
                 "optimizers.pt": lambda path: save_tensors_state(optimizer_states, path),
                 "buffer": lambda path: self.buffer.save(path),
+                **({REFERENCE_POLICY_DIR: self.reference_policy.save_pretrained}
+                   if self.reference_policy is not None else {}),
             }, generators={"batches": self.generator})
         self.accelerator.wait_for_everyone()
 

@@ -28,6 +28,7 @@ from coso.algorithms.digirl import (
     trajectory_critic_loss,
 )
 from coso.algorithms.filtered_bc import filtered_bc_loss
+from coso.algorithms.kl import reference_kl
 from coso.config import RunConfig
 from coso.data.buffer import ReplayBuffer, TransitionBatch, collate_transitions
 from coso.data.trajectory import Trajectory
@@ -226,14 +227,19 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ actor
 
     def train_actor(self, buffer: ReplayBuffer, epochs: int, *, entropy: bool,
-                    anchor: ReplayBuffer | None = None) -> dict[str, float]:
+                    anchor: ReplayBuffer | None = None, reference: torch.nn.Module | None = None,
+                    kl_source: ReplayBuffer | None = None) -> dict[str, float]:
         """DigiRL's advantage-filtered actor update, minus alpha * H^B when the entropy bonus is on, plus
-        ``algorithm.bc_anchor_coeff`` times the token-mean NLL of a batch from ``anchor`` (the successes)."""
+        ``algorithm.bc_anchor_coeff`` times the token-mean NLL of a batch from ``anchor`` (the successes), plus
+        ``algorithm.kl_anchor_coeff`` times the token KL from the frozen ``reference`` policy on a batch of
+        ``kl_source`` (the training buffer)."""
         if len(buffer) == 0 or epochs <= 0:
             return {}
         train = self.config.train
         anchor_coeff = self.config.algorithm.bc_anchor_coeff
         anchor = anchor if anchor is not None and anchor_coeff > 0 else ReplayBuffer(1)
+        kl_coeff = self.config.algorithm.kl_anchor_coeff
+        kl_source = kl_source if kl_source is not None and reference is not None and kl_coeff > 0 else ReplayBuffer(1)
         critic = self.accelerator.unwrap_model(self.step_critic)
         horizon = max(self.config.env.max_steps_general, self.config.env.max_steps_webshop)
         metrics: dict[str, list[float]] = {}
@@ -260,6 +266,10 @@ class Trainer:
                 anchor_loss = self._bc_nll(anchor, "token_mean")
                 metrics.setdefault("bc_anchor_loss", []).append(float(anchor_loss.detach()))
                 loss = loss + anchor_coeff * anchor_loss
+            if len(kl_source):
+                kl = self._reference_kl(kl_source, reference)
+                metrics.setdefault("kl_to_reference", []).append(float(kl.detach()))
+                loss = loss + kl_coeff * kl
             return loss
 
         losses = [self._optimise("actor", self.policy, self.policy_optimizer, micro_loss, train.grad_accum_steps)
@@ -268,6 +278,15 @@ class Trainer:
         result = {key: _mean(values) for key, values in metrics.items()}
         result["actor_total_loss"] = _mean(losses)
         return result
+
+    def _reference_kl(self, buffer: ReplayBuffer, reference: torch.nn.Module) -> torch.Tensor:
+        """Token-mean KL(reference || policy) on one sampled batch of the buffer's teacher-forced actions."""
+        batch = self._device_batch(buffer.sample(self.config.train.batch_size, self.generator))
+        stats = self.policy(batch.prompts, batch.image_features, batch.actions)
+        with torch.no_grad():
+            reference.eval()
+            reference_stats = reference.token_stats(batch.prompts, batch.image_features, batch.actions)
+        return reference_kl(stats.vocab_log_probs, reference_stats.vocab_log_probs, stats.mask)
 
     def _bc_nll(self, buffer: ReplayBuffer, reduction: str) -> torch.Tensor:
         """NLL of one sampled batch of the buffer's actions under the policy (Filtered BC, SFT, the anchor)."""
