@@ -16,9 +16,9 @@ import os
 import platform
 import statistics
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -74,13 +74,16 @@ def _mean_std(values: Sequence[float]) -> str:
     return f"{mean:.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f} ± —"
 
 
-def markdown(results: Sequence[RunResult], command: str, conditions: str) -> str:
+WHOLE_RUNS = "each run collects its own offline data and runs its own offline phase from the shared SFT base"
+
+
+def markdown(results: Sequence[RunResult], command: str, conditions: str, *, title: str = "whole off2on runs",
+             setup: str = WHOLE_RUNS) -> str:
     """The report."""
     lines = [
-        "# The main job on the simulated phone (cpu scale): whole off2on runs",
+        f"# The main job on the simulated phone (cpu scale): {title}",
         "",
-        f"Command per run: `{command}` (each run collects its own offline data and runs its own offline phase "
-        "from the shared SFT base). Report: `python benchmarks/main_job_report.py "
+        f"Command per run: `{command}` ({setup}). Report: `python benchmarks/main_job_report.py "
         + " ".join(f"--run {r.method}={r.path}" for r in results) + " ...`.",
         "",
         f"Machine: {os.cpu_count()} CPUs, torch {torch.__version__}, Python {platform.python_version()}; "
@@ -119,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--command", default="python scripts/run.py --config-name <method>_off2on seed=<seed>")
     parser.add_argument("--conditions", default="how the runs shared the machine: not stated",
                         help="e.g. 'two runs at a time, OMP_NUM_THREADS=1 each'")
+    parser.add_argument("--title", default="whole off2on runs", help="what the runs are, for the heading")
+    parser.add_argument("--setup", default=WHOLE_RUNS, help="how the runs started (offline phase, checkpoints)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     results = []
@@ -127,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not sep:
             raise SystemExit(f"main_job_report: --run {item!r} must be METHOD=DIR")
         results.append(read_run(method, Path(directory)))
-    text = markdown(results, args.command, args.conditions)
+    text = markdown(results, args.command, args.conditions, title=args.title, setup=args.setup)
     print(text)
     if args.out:
         args.out.write_text(text)
