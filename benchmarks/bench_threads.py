@@ -37,7 +37,9 @@ from coso.threads import THREAD_ENV_KEYS, default_thread_env  # noqa: E402
 
 CONTENDED_LIMIT = 2.5  # a step beside one competing process costs at most this multiple of its time alone
 ALONE_LOSS_LIMIT = 1.10  # and alone it is at most 10% slower than torch's default
-HOG = "import time\nend = time.time() + 3600\nwhile time.time() < end:\n    pass\n"
+# busy on one core until the benchmark that started it ends (or an hour passes)
+HOG = ("import os, time\nparent, end = os.getppid(), time.time() + 3600\n"
+       "while time.time() < end and os.getppid() == parent:\n    pass\n")
 
 
 @dataclass(frozen=True)

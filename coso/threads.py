@@ -15,14 +15,14 @@ from collections.abc import Collection, MutableMapping
 THREAD_ENV_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")
 # set to "off" to leave the environment as it is
 OPT_OUT_VARIABLE = "COSO_THREAD_DEFAULTS"
-# a thread waiting at a barrier spins this many iterations before it sleeps (libgomp's default is 300000):
-# short enough that a descheduled partner does not cost a whole time slice, long enough for the idle case
-DEFAULT_SPINCOUNT = "10000"
+# a thread waiting at a barrier sleeps instead of spinning: beside one busy process an SFT step costs 1.5x its
+# time alone (torch's default: 2.9x), at 1.27x torch's default time alone (benchmarks/reports/threads.md)
+DEFAULT_WAIT_POLICY = "PASSIVE"
 
 
 def default_thread_env() -> dict[str, str]:
     """The OpenMP variables a run starts with unless the user set them."""
-    return {"GOMP_SPINCOUNT": DEFAULT_SPINCOUNT}
+    return {"OMP_WAIT_POLICY": DEFAULT_WAIT_POLICY}
 
 
 def apply_thread_defaults(environ: MutableMapping[str, str] | None = None,
@@ -38,7 +38,7 @@ def apply_thread_defaults(environ: MutableMapping[str, str] | None = None,
         return {}
     applied = {}
     for key, value in default_thread_env().items():
-        if key not in environ and not (key == "GOMP_SPINCOUNT" and "OMP_WAIT_POLICY" in environ):
+        if key not in environ and "GOMP_SPINCOUNT" not in environ:  # a user's spin count decides alone
             environ[key] = value
             applied[key] = value
     return applied

@@ -28,13 +28,13 @@ def test_defaults_fill_only_what_the_environment_lacks() -> None:
     environ: dict[str, str] = {}
     applied = apply_thread_defaults(environ, loaded_modules=())
     assert applied == default_thread_env() and environ == default_thread_env()
-    mine = {"GOMP_SPINCOUNT": "5"}
-    assert apply_thread_defaults(mine, loaded_modules=()) == {} and mine == {"GOMP_SPINCOUNT": "5"}
+    mine = {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert apply_thread_defaults(mine, loaded_modules=()) == {} and mine == {"OMP_WAIT_POLICY": "ACTIVE"}
 
 
-def test_a_users_wait_policy_or_the_opt_out_leaves_the_environment_alone() -> None:
-    passive = {"OMP_WAIT_POLICY": "PASSIVE"}
-    assert apply_thread_defaults(passive, loaded_modules=()) == {} and passive == {"OMP_WAIT_POLICY": "PASSIVE"}
+def test_a_users_spin_count_or_the_opt_out_leaves_the_environment_alone() -> None:
+    spinning = {"GOMP_SPINCOUNT": "5"}
+    assert apply_thread_defaults(spinning, loaded_modules=()) == {} and spinning == {"GOMP_SPINCOUNT": "5"}
     opted_out = {OPT_OUT_VARIABLE: "off"}
     assert apply_thread_defaults(opted_out, loaded_modules=()) == {} and opted_out == {OPT_OUT_VARIABLE: "off"}
 
@@ -49,9 +49,9 @@ def test_the_entry_point_sets_the_defaults_before_torch_loads() -> None:
                                                                           OPT_OUT_VARIABLE)}
     code = ("import runpy, sys; sys.argv = ['run.py', '--help']\n"
             "from coso.threads import apply_thread_defaults; print(apply_thread_defaults())\n"
-            "import os, torch; print(os.environ.get('GOMP_SPINCOUNT'))")
+            "import os, torch; print(os.environ.get('OMP_WAIT_POLICY'))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=REPO)
-    assert out.stdout.split("\n")[1] == default_thread_env()["GOMP_SPINCOUNT"]
+    assert out.stdout.split("\n")[1] == default_thread_env()["OMP_WAIT_POLICY"]
     assert "apply_thread_defaults()" in (REPO / "scripts" / "run.py").read_text().split("from coso.cli")[0]
 
 
