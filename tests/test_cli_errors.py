@@ -15,6 +15,7 @@ import torch
 
 from coso import runs
 from coso.cli import compose_run, main
+from coso.config import choice_fields
 from coso.errors import CheckpointError, TooManyRestartsError
 from coso.training.checkpoint import TrainingState, load_tensors_state, save_tensors_state, write_checkpoint
 from tiny_run import TINY
@@ -76,6 +77,32 @@ def test_config_mistake_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, 
     line = assert_one_line(*run_cli(capsys, [*overrides, f"save_path={save_path}"]))
     assert named in line
     assert not save_path.exists()
+
+
+# every closed choice (a ConfigChoice Enum of coso.config): a word that is not one of it, in an override
+CHOICE_MISTAKES = [(name, enum.values(), f"{name}=[not_a_word]" if is_list else f"{name}=not_a_word")
+                   for name, enum, is_list in choice_fields()]
+
+
+@pytest.mark.parametrize("name, allowed, override", CHOICE_MISTAKES, ids=[case[0] for case in CHOICE_MISTAKES])
+def test_a_word_outside_a_closed_choice_names_the_key_and_the_allowed_words(capsys, tmp_path, name, allowed,
+                                                                            override) -> None:
+    save_path = tmp_path / "run"
+    line = assert_one_line(*run_cli(capsys, [override, f"save_path={save_path}"]))
+    assert line.startswith(f"error: {name}") and "'not_a_word' is not one of " + ", ".join(allowed) in line, line
+    assert not save_path.exists()
+
+
+def test_a_close_word_gets_a_did_you_mean(capsys, tmp_path) -> None:
+    line = assert_one_line(*run_cli(capsys, ["train_mode=of2on", f"save_path={tmp_path / 'run'}"]))
+    assert line == ("error: train_mode='of2on' is not one of offline, online, off2on, sft (did you mean off2on?); "
+                    "set train_mode=<one of them>")
+
+
+def test_a_difficulty_the_phone_cannot_read_is_refused(capsys, tmp_path) -> None:
+    line = assert_one_line(*run_cli(capsys, ["env.sim.difficulty=hardest", f"save_path={tmp_path / 'run'}"]))
+    assert line.startswith("error: env.sim.difficulty='hardest' is not one of easy, medium, hard")
+    assert not (tmp_path / "run").exists()
 
 
 def test_empty_save_path_is_refused(capsys, tmp_path, monkeypatch) -> None:
