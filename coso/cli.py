@@ -93,7 +93,7 @@ def _choice_line(full_key: str, error: BaseException) -> str:
 
 def checked_run_config(cfg: DictConfig) -> tuple[RunConfig, dict[str, Any]]:
     """The typed run config of a composed config and its resolved dict, after checking every key and value."""
-    from coso.config import unknown_keys, validate_run_config
+    from coso.config import check_run_config, unknown_keys
     from coso.errors import ConfigError
 
     unknown = unknown_keys(cfg)
@@ -101,7 +101,7 @@ def checked_run_config(cfg: DictConfig) -> tuple[RunConfig, dict[str, Any]]:
         raise ConfigError(f"{', '.join(unknown)} is not a setting of this config (added with '+'?); remove it "
                           "or check its spelling with --cfg job")
     config = to_run_config(cfg)
-    validate_run_config(config)
+    check_run_config(config)
     # closed choices as their plain words: the resolved dict becomes config.yaml and wandb's config
     return config, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
 

@@ -7,7 +7,8 @@ Sections mirror the modules: ``env`` (environment pool and phone), ``agent`` (po
 A key that is not in this schema fails with a clear Hydra error naming it.
 
 Where a value is checked: its type, and for a closed choice (a ``ConfigChoice`` Enum below) its word, when
-Hydra composes the config; numeric bounds in ``validate_run_config``, before a run writes anything.
+Hydra composes the config; numeric bounds and combinations of settings in ``check_run_config``, before a
+run writes anything.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import dataclasses
 import difflib
 import math
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -437,7 +438,7 @@ MIXED_PRECISION = MixedPrecision.values()
 WANDB_MODES = WandbMode.values()
 WORD_SPACES = WordSpaces.values()
 
-# (dotted name, lowest allowed, whether the lowest is excluded, what the setting is): checked by validate_run_config
+# (dotted name, lowest allowed, whether the lowest is excluded, what the setting is): checked by check_run_config
 _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("env.num_envs", 1, False, "parallel phones"),
     ("env.step_timeout_s", 0, True, "seconds per step"),
@@ -610,9 +611,124 @@ def _check_values(config: RunConfig) -> None:
         raise ConfigError("save_path is empty: give the run its own directory, e.g. save_path=runs/my_run")
 
 
-def validate_run_config(config: RunConfig) -> None:
-    """Check every value of a composed run config; the first bad one is a ConfigError saying how to fix it."""
+# ---------------------------------------------------------------------------------------------- combinations
+# Each rule names the two settings that contradict each other, why, and how to fix it ('' when it does not
+# apply). A rule only refuses what cannot do what it says: a setting that merely has no effect in some run
+# (train.eval_every in an offline run, say) passes, since one override list often serves several run
+# configs (benchmarks/ablation_grid.py hands the same overrides to the base, offline and online runs).
+
+
+def _trains_policy(config: RunConfig) -> bool:
+    """A training run with an offline or online phase (not the warm start alone)."""
+    return config.run == RunKind.train and config.train_mode != TrainMode.sft
+
+
+def _causal_needs_entropy(config: RunConfig) -> str:
+    if config.run in (RunKind.train, RunKind.base) and config.use_causal and not config.use_entropy:
+        return ("use_causal=true with use_entropy=false: the causal weights weigh the entropy bonus, which is off; "
+                "set use_entropy=true (CoSo: both true; naive entropy: use_causal=false; DigiRL: both false)")
+    return ""
+
+
+def _filteredbc_causal(config: RunConfig) -> str:
+    if _trains_policy(config) and config.algorithm.name == AlgorithmName.filteredbc and config.use_causal:
+        return ("algorithm.name=filteredbc with use_causal=true trains CoSo's causal model for nothing: Filtered BC's "
+                "update has no entropy bonus for its weights; set use_causal=false use_entropy=false "
+                "(or algorithm=coso)")
+    return ""
+
+
+def _filteredbc_entropy(config: RunConfig) -> str:
+    if _trains_policy(config) and config.algorithm.name == AlgorithmName.filteredbc and config.use_entropy:
+        return ("algorithm.name=filteredbc with use_entropy=true: Filtered BC's update has no entropy bonus (DigiRL's "
+                "actor update has); set use_entropy=false (or algorithm=coso)")
+    return ""
+
+
+def _warmup_longer_than_online(config: RunConfig) -> str:
+    train = config.train
+    if (_trains_policy(config) and config.train_mode in (TrainMode.online, TrainMode.off2on)
+            and train.warmup_iterations > train.online_iterations):
+        return (f"train.warmup_iterations={train.warmup_iterations} with train.online_iterations="
+                f"{train.online_iterations}: the critic-only warm-up is longer than the online phase; set "
+                f"train.warmup_iterations <= {train.online_iterations}")
+    return ""
+
+
+def _policy_offline_data_without_policy(config: RunConfig) -> str:
+    train = config.train
+    if (_trains_policy(config) and config.train_mode in (TrainMode.offline, TrainMode.off2on)
+            and train.offline_source == OfflineSource.policy and not config.offline_data and train.sft_steps == 0
+            and not config.load_path and not config.agent.policy_path):
+        return ("train.offline_source=policy with train.sft_steps=0: the offline data would be rollouts of the "
+                "untrained built-in policy (no warm start, no load_path, no agent.policy_path); set "
+                "train.sft_steps > 0, load_path=<a checkpoint>, or train.offline_source=demonstrator")
+    return ""
+
+
+def _sft_mode_without_steps(config: RunConfig) -> str:
+    if config.run == RunKind.train and config.train_mode == TrainMode.sft and config.train.sft_steps == 0:
+        return ("train_mode=sft with train.sft_steps=0: the warm start alone has no steps to train; set "
+                "train.sft_steps > 0 (or another train_mode)")
+    return ""
+
+
+def _base_without_steps(config: RunConfig) -> str:
+    if config.run == RunKind.base and config.train.sft_steps == 0:
+        return ("run=base with train.sft_steps=0: the SFT base is the warm start, which has no steps to train; set "
+                "train.sft_steps > 0")
+    return ""
+
+
+def _base_without_cache(config: RunConfig) -> str:
+    if config.run == RunKind.base and not config.train.sft_cache_dir:
+        return ("run=base with train.sft_cache_dir empty: the SFT base is built into that cache; set "
+                "train.sft_cache_dir=<a directory> (e.g. runs/sft_base)")
+    return ""
+
+
+def _android_rule_judge(config: RunConfig) -> str:
+    if config.env.backend == EnvBackend.android and config.env.judge == JudgeKind.rule:
+        return ("env.backend=android with env.judge=rule: the rule judge reads the simulator's state, which a real "
+                "phone does not have; set env.judge=gemini")
+    return ""
+
+
+def _sim_gemini_judge(config: RunConfig) -> str:
+    if config.env.backend == EnvBackend.sim and config.env.judge == JudgeKind.gemini:
+        return ("env.backend=sim with env.judge=gemini: the simulated phone is always judged by its own state (the "
+                "rule judge); set env.judge=rule (or env.backend=android for Gemini)")
+    return ""
+
+
+COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
+    _causal_needs_entropy,
+    _filteredbc_causal,
+    _filteredbc_entropy,
+    _warmup_longer_than_online,
+    _policy_offline_data_without_policy,
+    _sft_mode_without_steps,
+    _base_without_steps,
+    _base_without_cache,
+    _android_rule_judge,
+    _sim_gemini_judge,
+)
+
+
+def check_run_config(config: RunConfig) -> None:
+    """Check a run config before the run writes anything: every value (bounds, and closed choices for a config
+    built in Python rather than composed by Hydra), then every combination rule; the first problem is a
+    ConfigError of one line saying how to fix it."""
+    from coso.errors import ConfigError
+
     _check_values(config)
+    for rule in COMBINATION_RULES:
+        problem = rule(config)
+        if problem:
+            raise ConfigError(problem)
+
+
+validate_run_config = check_run_config  # the name coso.runs and earlier callers use
 
 
 def unknown_keys(cfg: Any, schema: type = RunConfig, prefix: str = "") -> list[str]:

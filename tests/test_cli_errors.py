@@ -105,6 +105,31 @@ def test_a_difficulty_the_phone_cannot_read_is_refused(capsys, tmp_path) -> None
     assert not (tmp_path / "run").exists()
 
 
+# one case per combination rule of coso.config.check_run_config: (arguments, the two settings the line names)
+COMBINATION_MISTAKES = [
+    (["use_entropy=false"], ("use_causal=true", "use_entropy=false")),
+    (["--config-name", "filteredbc_off2on", "use_causal=true", "use_entropy=true"],
+     ("algorithm.name=filteredbc", "use_causal=true")),
+    (["--config-name", "filteredbc_off2on", "use_entropy=true"], ("algorithm.name=filteredbc", "use_entropy=true")),
+    (["train.warmup_iterations=12", "train.online_iterations=3"],
+     ("train.warmup_iterations=12", "train.online_iterations=3")),
+    (["train.sft_steps=0"], ("train.offline_source=policy", "train.sft_steps=0")),
+    (["train_mode=sft", "train.sft_steps=0"], ("train_mode=sft", "train.sft_steps=0")),
+    (["--config-name", "pretrain_base", "scale=smoke"], ("run=base", "train.sft_steps=0")),
+    (["--config-name", "pretrain_base", "train.sft_cache_dir="], ("run=base", "train.sft_cache_dir")),
+    (["env=android", "env.judge=rule"], ("env.backend=android", "env.judge=rule")),
+    (["--config-name", "collect", "env.judge=gemini"], ("env.backend=sim", "env.judge=gemini")),
+]
+
+
+@pytest.mark.parametrize("args, named", COMBINATION_MISTAKES, ids=[" ".join(case[0]) for case in COMBINATION_MISTAKES])
+def test_a_contradictory_combination_is_one_line_naming_both_settings(capsys, tmp_path, args, named) -> None:
+    save_path = tmp_path / "run"
+    line = assert_one_line(*run_cli(capsys, [*args, f"save_path={save_path}"]))
+    assert line.startswith(f"error: {named[0]}") and named[1] in line, line
+    assert not save_path.exists()
+
+
 def test_empty_save_path_is_refused(capsys, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert "save_path is empty" in assert_one_line(*run_cli(capsys, ["save_path="]))

@@ -1,5 +1,5 @@
-"""What a valid run config is: closed choices (str Enums, checked when Hydra composes) and values
-(validate_run_config), and that valid configs serialise exactly as before (config.yaml, the SFT base key)."""
+"""What a valid run config is: closed choices (str Enums, checked when Hydra composes), values and combinations
+(check_run_config), and that valid configs serialise exactly as before (config.yaml, the SFT base key)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from coso.config import (
     RunConfig,
     TaskSet,
     TrainMode,
+    check_run_config,
     choice_fields,
     choice_of,
     validate_run_config,
@@ -126,23 +127,23 @@ def test_difficulty_is_checked_as_the_simulated_phone_reads_it(difficulty) -> No
     config = RunConfig()
     config.env.sim.difficulty = difficulty
     if phone_accepts:
-        validate_run_config(config)
+        check_run_config(config)
     else:
         with pytest.raises(ConfigError, match=r"^env\.sim\.difficulty="):
-            validate_run_config(config)
+            check_run_config(config)
 
 
 def test_a_config_built_in_python_with_a_wrong_word_is_refused_with_the_allowed_words() -> None:
     config = RunConfig(train_mode="of2on")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"^train_mode='of2on' is not one of offline, online, off2on, sft "
                                           r"\(did you mean off2on\?\); set train_mode=<one of them>$"):
-        validate_run_config(config)
+        check_run_config(config)
     config = RunConfig()
     config.env.sim.faults.corrupt_modes = ["black", "blue"]  # type: ignore[list-item]
     with pytest.raises(ConfigError, match=r"^env\.sim\.faults\.corrupt_modes\[1\]='blue' is not one of black, "
                                           r"wrong_size; make every entry of env\.sim\.faults\.corrupt_modes"):
-        validate_run_config(config)
-    validate_run_config(RunConfig(train_mode="online", algorithm=dataclasses.replace(RunConfig().algorithm,
+        check_run_config(config)
+    check_run_config(RunConfig(train_mode="online", algorithm=dataclasses.replace(RunConfig().algorithm,
                                                                                   name="filteredbc")))
 
 
@@ -197,7 +198,7 @@ def test_a_config_yaml_saved_by_an_earlier_run_still_loads(tmp_path) -> None:
     write_resolved_config(tmp_path, resolved)
     loaded = load_saved(tmp_path / "config.yaml")
     assert loaded == config and loaded.train.mixed_precision == "bf16" and loaded.env.task_set == "mixed"
-    validate_run_config(loaded)
+    check_run_config(loaded)
     # a hand-written one in the plain words of the earlier plain-string schema
     (tmp_path / "old.yaml").write_text("run: eval\ntrain_mode: offline\npolicy: model\nalgorithm:\n  name: filteredbc\n"
                                        "env:\n  sim:\n    difficulty: 0.25\n    faults:\n"
@@ -213,14 +214,69 @@ def test_a_config_yaml_saved_by_an_earlier_run_still_loads(tmp_path) -> None:
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("config_name", RUN_CONFIGS)
 def test_every_run_config_passes_with_every_scale(config_name, scale) -> None:
+    if config_name == "pretrain_base" and scale != "cpu":
+        # only the cpu scale has a warm start and a cache (run_base refused these at run time before, too)
+        with pytest.raises(ConfigError, match=r"^run=base with train\.sft_steps=0"):
+            compose_run(config_name, [f"scale={scale}"])
+        compose_run(config_name, [f"scale={scale}", "train.sft_steps=2", "train.sft_cache_dir=runs/sft_base"])
+        return
     config, _ = compose_run(config_name, [f"scale={scale}"])
-    validate_run_config(config)
+    check_run_config(config)
 
 
 @pytest.mark.parametrize("group, option", [(group, option) for group, options in GROUPS.items()
                                            for option in options])
 def test_every_group_option_passes_in_the_default_config(group, option) -> None:
     compose_run("coso_off2on" if group != "algorithm" else "digirl_off2on", [f"{group}={option}"])
+
+
+# --------------------------------------------------------------------------------------------- combination rules
+
+# (config, overrides, the two settings the line names); each also has a passing neighbour below
+COMBINATIONS = [
+    ("coso_off2on", ["use_entropy=false"], ("use_causal=true", "use_entropy=false")),
+    ("pretrain_base", ["use_causal=true"], ("use_causal=true", "use_entropy=false")),
+    ("filteredbc_off2on", ["use_causal=true", "use_entropy=true"], ("algorithm.name=filteredbc", "use_causal=true")),
+    ("filteredbc_off2on", ["use_entropy=true"], ("algorithm.name=filteredbc", "use_entropy=true")),
+    ("digirl_online", ["train.warmup_iterations=11"], ("train.warmup_iterations=11", "train.online_iterations=10")),
+    ("coso_off2on", ["train.sft_steps=0"], ("train.offline_source=policy", "train.sft_steps=0")),
+    ("digirl_offline", ["train.sft_steps=0"], ("train.offline_source=policy", "train.sft_steps=0")),
+    ("digirl_off2on", ["train_mode=sft", "train.sft_steps=0"], ("train_mode=sft", "train.sft_steps=0")),
+    ("pretrain_base", ["train.sft_steps=0"], ("run=base", "train.sft_steps=0")),
+    ("pretrain_base", ["train.sft_cache_dir="], ("run=base", "train.sft_cache_dir")),
+    ("coso_off2on", ["env=android", "env.judge=rule"], ("env.backend=android", "env.judge=rule")),
+    ("collect", ["env.judge=gemini"], ("env.backend=sim", "env.judge=gemini")),
+]
+PASSING_NEIGHBOURS = [
+    ("coso_off2on", ["use_entropy=false", "use_causal=false"]),  # DigiRL
+    ("entropy_off2on", []),  # naive entropy
+    ("eval_only", ["use_causal=true", "use_entropy=false"]),  # an eval run trains nothing
+    ("filteredbc_off2on", ["train_mode=sft", "use_entropy=true"]),  # the warm start alone has no Filtered BC update
+    ("digirl_online", ["train.warmup_iterations=10"]),  # a critic-only online phase
+    ("digirl_offline", ["train.warmup_iterations=11"]),  # no online phase: the setting does nothing
+    ("coso_off2on", ["train.sft_steps=0", "load_path=runs/some_offline_run"]),
+    ("coso_off2on", ["train.sft_steps=0", "agent.policy_path=/models/Auto-UI-Base"]),
+    ("coso_off2on", ["train.sft_steps=0", "offline_data=data/offline"]),
+    ("coso_off2on", ["train.sft_steps=0", "train.offline_source=demonstrator"]),
+    ("coso_online", ["train.sft_steps=0"]),  # no offline phase
+    ("coso_offline", ["train.eval_every=2", "train.failed_task_replay=0.5"]),  # online-only settings do nothing
+    ("coso_off2on", ["env=android"]),
+]
+
+
+@pytest.mark.parametrize("config_name, overrides, named", COMBINATIONS,
+                         ids=[f"{case[0]} {' '.join(case[1])}" for case in COMBINATIONS])
+def test_each_combination_rule_refuses_in_one_line_naming_both_settings(config_name, overrides, named) -> None:
+    with pytest.raises(ConfigError) as error:
+        compose_run(config_name, overrides)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"{named[0]} with {named[1]}"), message
+
+
+@pytest.mark.parametrize("config_name, overrides", PASSING_NEIGHBOURS,
+                         ids=[f"{case[0]} {' '.join(case[1])}" for case in PASSING_NEIGHBOURS])
+def test_the_neighbours_of_each_rule_still_pass(config_name, overrides) -> None:
+    check_run_config(compose_run(config_name, overrides)[0])
 
 
 def test_a_wrong_word_in_a_config_file_names_the_key_and_the_allowed_words(tmp_path) -> None:
