@@ -9,6 +9,7 @@ Hydra's own flags (``--help``, ``--cfg``, ``--info``, ``-m`` ...) are handed to 
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -65,15 +66,34 @@ def hydra_error_line(error: BaseException) -> str:
     cause = error.__cause__ or error.__context__
     full_key = getattr(cause, "full_key", None) or getattr(error, "full_key", None)
     reason = _first_line(str(cause)) if cause is not None else _first_line(str(error))
+    choice = _choice_line(str(full_key or ""), error)
+    if choice:
+        return choice
     if full_key and ("not in" in reason or "not a" in reason.lower()):
         return f"{full_key} is not a setting of this config ({reason}); check its spelling with --cfg job"
     where = f"{full_key}: " if full_key else ""
     return f"{where}{reason} ({_first_line(str(error))})"
 
 
+def _choice_line(full_key: str, error: BaseException) -> str:
+    """The line for a word that is not one of a closed choice's (a ConfigChoice Enum): the key and the allowed
+    words; '' for any other error."""
+    from coso.config import choice_of, choice_problem
+
+    enum = choice_of(full_key) if full_key else None
+    if enum is None:
+        return ""
+    for exception in (error, error.__cause__, error.__context__):  # OmegaConf's message, formatted or not
+        found = re.match(r"Invalid value '(.*)', expected one of", _first_line(str(exception or "")))
+        value = getattr(exception, "value", None)
+        if found is not None and (value is not None or "$VALUE" not in found.group(1)):
+            return choice_problem(full_key, found.group(1) if value is None else value, enum.values())
+    return ""
+
+
 def checked_run_config(cfg: DictConfig) -> tuple[RunConfig, dict[str, Any]]:
     """The typed run config of a composed config and its resolved dict, after checking every key and value."""
-    from coso.config import unknown_keys, validate_run_config
+    from coso.config import check_run_config, unknown_keys
     from coso.errors import ConfigError
 
     unknown = unknown_keys(cfg)
@@ -81,8 +101,9 @@ def checked_run_config(cfg: DictConfig) -> tuple[RunConfig, dict[str, Any]]:
         raise ConfigError(f"{', '.join(unknown)} is not a setting of this config (added with '+'?); remove it "
                           "or check its spelling with --cfg job")
     config = to_run_config(cfg)
-    validate_run_config(config)
-    return config, OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    check_run_config(config)
+    # closed choices as their plain words: the resolved dict becomes config.yaml and wandb's config
+    return config, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)  # type: ignore[return-value]
 
 
 def compose_run(config_name: str, overrides: Sequence[str]) -> tuple[RunConfig, dict[str, Any]]:

@@ -5,16 +5,202 @@ Sections mirror the modules: ``env`` (environment pool and phone), ``agent`` (po
 (CoSo's causal model and token weights), ``logging``. The reference's flag names ``use_entropy``,
 ``use_causal`` and ``entropy_coeff`` stay at the top level so its ablation recipes carry over.
 A key that is not in this schema fails with a clear Hydra error naming it.
+
+Where a value is checked: its type, and for a closed choice (a ``ConfigChoice`` Enum below) its word, when
+Hydra composes the config; numeric bounds and combinations of settings in ``check_run_config``, before a
+run writes anything.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import typing
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+
+# ---------------------------------------------------------------------------------------------- closed choices
+
+
+class ConfigChoice(str, Enum):
+    """A closed choice of the run config: Hydra refuses any other word when it composes the config.
+
+    Each member is named by the word users type, and its value is that same word, so YAML files and
+    overrides are unchanged. A member is a ``str``: it compares, hashes, formats (``f"{x}"``, ``str(x)``,
+    ``repr(x)``) and JSON-encodes as the plain word, so code written for the plain strings, the saved
+    config.yaml and the SFT base key stay as they were.
+    """
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    def __repr__(self) -> str:
+        return repr(str(self.value))
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        """The allowed words, in declaration order."""
+        return tuple(str(member.value) for member in cls)
+
+
+class RunKind(ConfigChoice):
+    """``run``: what the run does."""
+
+    collect = "collect"  # a trajectory dataset
+    train = "train"  # offline / online / off2on / sft training
+    eval = "eval"  # score a checkpoint (or the demonstrator, or CogAgent)
+    base = "base"  # build the cached SFT base (--config-name pretrain_base)
+
+
+class TrainMode(ConfigChoice):
+    """``train_mode``: which training phases run."""
+
+    offline = "offline"
+    online = "online"
+    off2on = "off2on"
+    sft = "sft"  # the warm start alone: the SFT base
+
+
+class RolloutPolicy(ConfigChoice):
+    """``policy``: who acts in a collect or eval run (coso.runs.ROLLOUT_AGENTS)."""
+
+    expert = "expert"  # the scripted demonstrator
+    model = "model"  # the AutoUI policy of load_path's checkpoint
+    cogagent = "cogagent"  # a CogAgent endpoint (agent.cogagent.url)
+
+
+class AlgorithmName(ConfigChoice):
+    """``algorithm.name``: the update rule."""
+
+    digirl = "digirl"
+    filteredbc = "filteredbc"
+    coso = "coso"
+
+
+class AdvantageForm(ConfigChoice):
+    """``algorithm.advantage``: DigiRL's step-advantage form (coso.algorithms.digirl.STEP_ADVANTAGE_FORMS)."""
+
+    reference = "reference"  # the released code
+    doubly_robust = "doubly_robust"  # the paper
+
+
+class CausalEstimator(ConfigChoice):
+    """``causal.estimator``: CoSo's token-weight estimator (coso.algorithms.coso.TOKEN_WEIGHT_ESTIMATORS)."""
+
+    reference = "reference"
+    content_minmax = "content_minmax"
+    window1 = "window1"
+    no_sqrt = "no_sqrt"
+    exact_parser = "exact_parser"
+    uniform = "uniform"
+
+
+class EntropyReduction(ConfigChoice):
+    """``causal.entropy_reduction``: how token entropies become one per action (coso.algorithms.coso)."""
+
+    token_mean = "token_mean"
+    release_broadcast = "release_broadcast"
+    sum = "sum"
+
+
+class OfflineSource(ConfigChoice):
+    """``train.offline_source``: where the offline dataset comes from when ``offline_data`` is empty."""
+
+    demonstrator = "demonstrator"
+    policy = "policy"
+
+
+class MixedPrecision(ConfigChoice):
+    """``train.mixed_precision``: accelerate's mixed precision."""
+
+    no = "no"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+class WandbMode(ConfigChoice):
+    """``logging.wandb_mode``."""
+
+    auto = "auto"  # online with WANDB_API_KEY, else offline
+    online = "online"
+    offline = "offline"
+    disabled = "disabled"
+
+
+class WordSpaces(ConfigChoice):
+    """``agent.tokenizer_word_spaces``: the built-in tokenizer's pre-tokenisation (coso.models.tokenizer)."""
+
+    attached = "attached"
+    separate = "separate"
+
+
+class CriticTextEncoder(ConfigChoice):
+    """``agent.critic_text_encoder`` (coso.models.text_encoder.TEXT_ENCODERS)."""
+
+    small = "small"  # the built-in encoder
+    roberta = "roberta"  # roberta-base from agent.critic_encoder_path
+    builtin = "builtin"  # the text encoder's own name for small
+    pretrained = "pretrained"  # the text encoder's own name for roberta
+
+
+class EnvBackend(ConfigChoice):
+    """``env.backend`` (coso.env.factory.ENV_BACKENDS)."""
+
+    sim = "sim"  # the built-in simulated phone
+    android = "android"  # emulators or attached phones through Appium
+
+
+class TaskSet(ConfigChoice):
+    """``env.task_set``: the generated tasks' set (coso.env.task_generator.GENERATOR_TASK_SETS)."""
+
+    webshop = "webshop"
+    general = "general"
+    mixed = "mixed"
+
+
+class JudgeKind(ConfigChoice):
+    """``env.judge``: who decides an episode's success."""
+
+    rule = "rule"  # the simulator's state
+    gemini = "gemini"  # screenshots, for real phones
+
+
+class InvalidAction(ConfigChoice):
+    """``env.invalid_action``: what an unparseable action does (coso.env.base.INVALID_ACTION_MODES)."""
+
+    terminate = "terminate"
+    penalize = "penalize"
+
+
+class ImageEncoderName(ConfigChoice):
+    """``env.image_encoder`` (the names registered in coso.env.features.IMAGE_ENCODERS)."""
+
+    pixel = "pixel"
+    pixel_projection = "pixel_projection"
+    blip2 = "blip2"
+
+
+class CorruptionMode(ConfigChoice):
+    """An entry of ``env.sim.faults.corrupt_modes`` (coso.env.sim.config.CORRUPTION_MODES)."""
+
+    black = "black"
+    wrong_size = "wrong_size"
+
+
+# the layout difficulty names of env.sim.difficulty, which may also be a number in [0, 1]
+# (coso.env.sim.config.DIFFICULTY_LEVELS; a str-or-number setting cannot be an Enum)
+SIM_DIFFICULTIES = ("easy", "medium", "hard")
+
+
+# ---------------------------------------------------------------------------------------------- the schema
 
 
 @dataclass
@@ -25,7 +211,7 @@ class SimFaultsConfig:
     hang_prob: float = 0.0  # per device call: sleep hang_seconds first
     hang_seconds: float = 5.0
     corrupt_prob: float = 0.0  # per screenshot: black or wrong size
-    corrupt_modes: list[str] = field(default_factory=lambda: ["black", "wrong_size"])
+    corrupt_modes: list[CorruptionMode] = field(default_factory=lambda: list(CorruptionMode))
     seed: int = 0  # mixed with the episode seed
 
 
@@ -43,17 +229,18 @@ class SimSectionConfig:
 class EnvConfig:
     """The environment pool: backend, task set, concurrency, timeouts and episode rules."""
 
-    backend: str = "sim"  # "sim" (the built-in simulated phone) or "android" (emulators through Appium)
-    task_set: str = "webshop"  # "webshop", "general" or "mixed" (generated tasks only)
+    backend: EnvBackend = EnvBackend.sim  # "sim" (the built-in simulated phone) or "android" (emulators through Appium)
+    task_set: TaskSet = TaskSet.webshop  # "webshop", "general" or "mixed" (generated tasks only)
     num_envs: int = 4
     step_timeout_s: float = 30.0
     reset_timeout_s: float = 60.0
     max_restarts: int = 5
-    judge: str = "rule"  # "rule" (simulator state) or "gemini" (screenshots)
-    image_encoder: str = "pixel"  # "pixel" (built-in, no download) or "blip2" (local path)
+    judge: JudgeKind = JudgeKind.rule  # "rule" (simulator state) or "gemini" (screenshots)
+    image_encoder: ImageEncoderName = ImageEncoderName.pixel  # "pixel" (built-in, no download) or "blip2" (local path)
     image_encoder_path: str = ""
     image_feature_dim: int = 256  # per screen; the models take previous + current = 2x this
-    invalid_action: str = "terminate"  # the reference's rule; or "penalize" (continue with a penalty)
+    # "terminate" (the reference's rule) or "penalize" (continue with a penalty)
+    invalid_action: InvalidAction = InvalidAction.terminate
     invalid_action_penalty: float = 0.0
     # digits after the decimal point in the demonstrator's points: AutoUI's 4, or fewer for a leaner text
     point_decimals: int = 4
@@ -75,8 +262,9 @@ class AgentConfig:
     tokenizer_vocab_size: int = 2048
     # the built-in tokenizer's word pre-tokenisation: "attached" (a word token carries its leading space) or
     # "separate" (a word is one id wherever it stands, so the goal's words and the typed text match)
-    tokenizer_word_spaces: str = "attached"
-    critic_text_encoder: str = "small"  # "small" (built-in) or "roberta" (critic_encoder_path)
+    tokenizer_word_spaces: WordSpaces = WordSpaces.attached
+    # "small" (built-in) or "roberta" (critic_encoder_path)
+    critic_text_encoder: CriticTextEncoder = CriticTextEncoder.small
     critic_encoder_path: str = ""
     critic: dict[str, Any] = field(default_factory=dict)  # critic model sizes
     temperature: float = 1.0
@@ -93,9 +281,10 @@ class AgentConfig:
 class AlgorithmConfig:
     """The update rule: DigiRL's filtered actor-critic, Filtered BC, or CoSo (DigiRL + causal entropy)."""
 
-    name: str = "digirl"  # "digirl", "filteredbc" or "coso"
+    name: AlgorithmName = AlgorithmName.digirl  # "digirl", "filteredbc" or "coso"
     gamma: float = 0.5
-    advantage: str = "reference"  # step-advantage form: "reference" (the code) or "doubly_robust" (the paper)
+    # step-advantage form: "reference" (the code) or "doubly_robust" (the paper)
+    advantage: AdvantageForm = AdvantageForm.reference
     trajectory_filter_fraction: float = 0.1
     actor_prob_clamp: bool = True  # DigiRL's [0.001, 0.99] clamp on the chosen token's probability
     critic_next_state_target: bool = True  # the reference also trains V(s') on the MC-return target
@@ -125,11 +314,12 @@ class CausalConfig:
     batch_size: int = 64
     # token-weight estimator: "reference" (CoSo's release exactly: classifier, window 4, whole-row min-max +
     # 1e-10, sqrt), "content_minmax" (min-max over content tokens, flat rows 1), "window1" (the paper's
-    # one-token intervention), "no_sqrt", or "exact_parser" (the real parser on the perturbed text)
-    estimator: str = "reference"
+    # one-token intervention), "no_sqrt", "exact_parser" (the real parser on the perturbed text), or "uniform"
+    # (weight 1 on every token: naive entropy)
+    estimator: CausalEstimator = CausalEstimator.reference
     # "token_mean" (per-row token mean, the release's intent), "release_broadcast" (the release's arithmetic,
     # docs/algorithms.md section 5) or "sum" (paper)
-    entropy_reduction: str = "token_mean"
+    entropy_reduction: EntropyReduction = EntropyReduction.token_mean
     entropy_in_offline: bool = False  # entropy bonus only in the online phase by default
     heatmap_every: int = 0  # token-weight heatmap PNGs every N actor updates (0: never)
 
@@ -158,7 +348,7 @@ class TrainConfig:
     # where the offline dataset comes from when offline_data is empty: "demonstrator" (scripted expert with
     # offline_noise) or "policy" (rollouts of the warm-started policy at agent.temperature, as DigiRL's offline
     # data are the AutoUI-SFT policy's own trajectories)
-    offline_source: str = "demonstrator"
+    offline_source: OfflineSource = OfflineSource.demonstrator
     offline_trajectory_critic_epochs: int = 20
     offline_critic_epochs: int = 20
     offline_actor_epochs: int = 30
@@ -185,7 +375,7 @@ class TrainConfig:
     eval_initial: bool = True  # also score the untrained (or loaded) policy before training
     eval_every: int = 0  # also evaluate after every N-th online iteration (phase "iteration_<n>"); 0: never
     save_freq: int = 1  # checkpoint every N online iterations
-    mixed_precision: str = "no"  # accelerate: "no", "bf16" or "fp16"
+    mixed_precision: MixedPrecision = MixedPrecision.no  # accelerate: "no", "bf16" or "fp16"
     # torch threads per process: 0 keeps torch's default (one per core, or OMP_NUM_THREADS); set 1 when several
     # runs share the machine (benchmarks/reports/threads.md)
     num_threads: int = 0
@@ -195,7 +385,8 @@ class TrainConfig:
 class LoggingConfig:
     """Where metrics go: metrics.jsonl always, wandb (offline without a key), plots."""
 
-    wandb_mode: str = "auto"  # "auto": online with WANDB_API_KEY, else offline; or "online"/"offline"/"disabled"
+    # "auto": online with WANDB_API_KEY, else offline; or "online"/"offline"/"disabled"
+    wandb_mode: WandbMode = WandbMode.auto
     project: str = "coso"
     progress: bool = True
 
@@ -205,8 +396,9 @@ class RunConfig:
     """One run: what to do (collect / train / eval), with what, and where to write it."""
 
     config_name: str = "run"
-    run: str = "train"  # "collect", "train", "eval" or "base" (build the cached SFT base)
-    train_mode: str = "off2on"  # "offline", "online", "off2on", or "sft" (the warm start alone: the SFT base)
+    run: RunKind = RunKind.train  # "collect", "train", "eval" or "base" (build the cached SFT base)
+    # "offline", "online", "off2on", or "sft" (the warm start alone: the SFT base)
+    train_mode: TrainMode = TrainMode.off2on
     seed: int = 0
     save_path: str = "runs/${config_name}/seed${seed}"
     load_path: str = ""  # eval_only: the checkpoint to score; off2on: an offline checkpoint to start from
@@ -217,7 +409,8 @@ class RunConfig:
     # generated tasks from a seed stream disjoint from training's
     eval_task_file: str = ""
     episodes: int | None = None  # collect: number of episodes (default: one per task line)
-    policy: str = "expert"  # collect / eval: "expert" (demonstrator), "model" (load_path's policy) or "cogagent"
+    # collect / eval: "expert" (demonstrator), "model" (load_path's policy) or "cogagent"
+    policy: RolloutPolicy = RolloutPolicy.expert
     noise: float = 0.0  # collect: demonstrator noise level
     offline_data: str = ""  # a trajectory dataset directory; empty: collect one with the demonstrator
     use_entropy: bool = False
@@ -240,15 +433,16 @@ def register_configs() -> None:
 
 # ---------------------------------------------------------------------------------------------- validation
 
-RUN_KINDS = ("collect", "train", "eval", "base")
-TRAIN_MODES = ("offline", "online", "off2on", "sft")
-ALGORITHM_NAMES = ("digirl", "filteredbc", "coso")
-OFFLINE_SOURCES = ("demonstrator", "policy")
-MIXED_PRECISION = ("no", "bf16", "fp16")
-WANDB_MODES = ("auto", "online", "offline", "disabled")
-WORD_SPACES = ("attached", "separate")
+# the allowed words of each closed choice, as tuples (for code that lists them)
+RUN_KINDS = RunKind.values()
+TRAIN_MODES = TrainMode.values()
+ALGORITHM_NAMES = AlgorithmName.values()
+OFFLINE_SOURCES = OfflineSource.values()
+MIXED_PRECISION = MixedPrecision.values()
+WANDB_MODES = WandbMode.values()
+WORD_SPACES = WordSpaces.values()
 
-# (dotted name, lowest allowed, whether the lowest is excluded, what the setting is): checked by validate_run_config
+# (dotted name, lowest allowed, whether the lowest is excluded, what the setting is): checked by check_run_config
 _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("env.num_envs", 1, False, "parallel phones"),
     ("env.step_timeout_s", 0, True, "seconds per step"),
@@ -321,16 +515,37 @@ _UPPER: tuple[tuple[str, float, bool], ...] = (
     ("train.lm_adam_beta2", 1, True),
     ("noise", 1, False),
 )
-# settings that must be one of a few words
-_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("run", RUN_KINDS),
-    ("train_mode", TRAIN_MODES),
-    ("algorithm.name", ALGORITHM_NAMES),
-    ("train.offline_source", OFFLINE_SOURCES),
-    ("train.mixed_precision", MIXED_PRECISION),
-    ("logging.wandb_mode", WANDB_MODES),
-    ("agent.tokenizer_word_spaces", WORD_SPACES),
-)
+
+
+def choice_fields(schema: type = RunConfig, prefix: str = "") -> Iterator[tuple[str, type[ConfigChoice], bool]]:
+    """(dotted name, its ConfigChoice Enum, whether the setting is a list of them) for every closed choice."""
+    hints = typing.get_type_hints(schema)
+    for schema_field in dataclasses.fields(schema):
+        hint = hints[schema_field.name]
+        name = prefix + schema_field.name
+        args = typing.get_args(hint)
+        if isinstance(hint, type) and issubclass(hint, ConfigChoice):
+            yield name, hint, False
+        elif (typing.get_origin(hint) is list and args and isinstance(args[0], type)
+              and issubclass(args[0], ConfigChoice)):
+            yield name, args[0], True
+        elif isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            yield from choice_fields(hint, name + ".")
+
+
+def choice_of(name: str) -> type[ConfigChoice] | None:
+    """The Enum of the closed-choice setting ``name`` (a dotted key; a list index such as ``[0]`` is ignored)."""
+    key = name.split("[", 1)[0]
+    return next((enum for dotted, enum, _ in choice_fields() if dotted == key), None)
+
+
+def choice_problem(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """The one-line message for a closed-choice setting whose word is not one of ``choices``."""
+    close = difflib.get_close_matches(str(value), choices, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    setting = name.split("[", 1)[0]  # an entry of a list setting: env.sim.faults.corrupt_modes[1]
+    fix = f"set {name}=<one of them>" if setting == name else f"make every entry of {setting} one of them"
+    return f"{name}={str(value)!r} is not one of {', '.join(choices)}{hint}; {fix}"
 
 
 def _setting(config: RunConfig, name: str) -> Any:
@@ -354,8 +569,25 @@ def _number_problem(value: Any, low: float, low_open: bool, high: float | None, 
     return ""
 
 
-def validate_run_config(config: RunConfig) -> None:
-    """Check every value of a composed run config; the first bad one is a ConfigError saying how to fix it."""
+def _difficulty_problem(value: Any) -> str:
+    """Why env.sim.difficulty is not a level name or a number in [0, 1] ('' when it is fine), as the phone reads it."""
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in SIM_DIFFICULTIES:
+            return ""
+        try:
+            value = float(key)
+        except ValueError:
+            return f"is not one of {', '.join(SIM_DIFFICULTIES)} or a number in [0, 1]"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"is a {type(value).__name__}, not a level name or a number"
+    if not 0.0 <= float(value) <= 1.0:
+        return "is outside [0, 1]"
+    return ""
+
+
+def _check_values(config: RunConfig) -> None:
+    """Each value on its own: numeric bounds, closed choices (for configs built in Python), a few special cases."""
     from coso.errors import ConfigError
 
     upper = {name: (high, is_open) for name, high, is_open in _UPPER}
@@ -367,14 +599,141 @@ def validate_run_config(config: RunConfig) -> None:
             allowed = f"{'>' if low_open else '>='} {low:g}" + (f" and {'<' if high_open else '<='} {high:g}"
                                                                  if high is not None else "")
             raise ConfigError(f"{name}={value!r} {problem}: it is {meaning}; set {name}=<a number {allowed}>")
-    for name, choices in _CHOICES:
+    for name, enum, is_list in choice_fields():  # Hydra checked these when it composed the config
         value = _setting(config, name)
-        if value not in choices:
-            raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}; set {name}=<one of them>")
+        items = list(enumerate(value)) if is_list and isinstance(value, (list, tuple)) else [(None, value)]
+        for index, item in items:
+            if item not in enum.values():
+                raise ConfigError(choice_problem(name if index is None else f"{name}[{index}]", item, enum.values()))
+    difficulty = config.env.sim.difficulty
+    problem = _difficulty_problem(difficulty)
+    if problem:
+        raise ConfigError(f"env.sim.difficulty={difficulty!r} {problem}; set env.sim.difficulty="
+                          f"<{', '.join(SIM_DIFFICULTIES)}, or a number from 0 (easy) to 1 (hard)>")
     if config.episodes is not None and (isinstance(config.episodes, bool) or config.episodes < 1):
         raise ConfigError(f"episodes={config.episodes!r} must be >= 1 (or leave it out: one episode per task line)")
     if not str(config.save_path).strip():
         raise ConfigError("save_path is empty: give the run its own directory, e.g. save_path=runs/my_run")
+
+
+# ---------------------------------------------------------------------------------------------- combinations
+# Each rule names the two settings that contradict each other, why, and how to fix it ('' when it does not
+# apply). A rule only refuses what cannot do what it says: a setting that merely has no effect in some run
+# (train.eval_every in an offline run, say) passes, since one override list often serves several run
+# configs (benchmarks/ablation_grid.py hands the same overrides to the base, offline and online runs).
+
+
+def _trains_policy(config: RunConfig) -> bool:
+    """A training run with an offline or online phase (not the warm start alone)."""
+    return config.run == RunKind.train and config.train_mode != TrainMode.sft
+
+
+def _causal_needs_entropy(config: RunConfig) -> str:
+    if config.run in (RunKind.train, RunKind.base) and config.use_causal and not config.use_entropy:
+        return ("use_causal=true with use_entropy=false: the causal weights weigh the entropy bonus, which is off; "
+                "set use_entropy=true (CoSo: both true; naive entropy: use_causal=false; DigiRL: both false)")
+    return ""
+
+
+def _filteredbc_causal(config: RunConfig) -> str:
+    if _trains_policy(config) and config.algorithm.name == AlgorithmName.filteredbc and config.use_causal:
+        return ("algorithm.name=filteredbc with use_causal=true trains CoSo's causal model for nothing: Filtered BC's "
+                "update has no entropy bonus for its weights; set use_causal=false use_entropy=false "
+                "(or algorithm=coso)")
+    return ""
+
+
+def _filteredbc_entropy(config: RunConfig) -> str:
+    if _trains_policy(config) and config.algorithm.name == AlgorithmName.filteredbc and config.use_entropy:
+        return ("algorithm.name=filteredbc with use_entropy=true: Filtered BC's update has no entropy bonus (DigiRL's "
+                "actor update has); set use_entropy=false (or algorithm=coso)")
+    return ""
+
+
+def _warmup_longer_than_online(config: RunConfig) -> str:
+    train = config.train
+    if (_trains_policy(config) and config.train_mode in (TrainMode.online, TrainMode.off2on)
+            and train.warmup_iterations > train.online_iterations):
+        return (f"train.warmup_iterations={train.warmup_iterations} with train.online_iterations="
+                f"{train.online_iterations}: the critic-only warm-up is longer than the online phase; set "
+                f"train.warmup_iterations <= {train.online_iterations}")
+    return ""
+
+
+def _policy_offline_data_without_policy(config: RunConfig) -> str:
+    train = config.train
+    if (_trains_policy(config) and config.train_mode in (TrainMode.offline, TrainMode.off2on)
+            and train.offline_source == OfflineSource.policy and not config.offline_data and train.sft_steps == 0
+            and not config.load_path and not config.agent.policy_path):
+        return ("train.offline_source=policy with train.sft_steps=0: the offline data would be rollouts of the "
+                "untrained built-in policy (no warm start, no load_path, no agent.policy_path); set "
+                "train.sft_steps > 0, load_path=<a checkpoint>, or train.offline_source=demonstrator")
+    return ""
+
+
+def _sft_mode_without_steps(config: RunConfig) -> str:
+    if config.run == RunKind.train and config.train_mode == TrainMode.sft and config.train.sft_steps == 0:
+        return ("train_mode=sft with train.sft_steps=0: the warm start alone has no steps to train; set "
+                "train.sft_steps > 0 (or another train_mode)")
+    return ""
+
+
+def _base_without_steps(config: RunConfig) -> str:
+    if config.run == RunKind.base and config.train.sft_steps == 0:
+        return ("run=base with train.sft_steps=0: the SFT base is the warm start, which has no steps to train; set "
+                "train.sft_steps > 0")
+    return ""
+
+
+def _base_without_cache(config: RunConfig) -> str:
+    if config.run == RunKind.base and not config.train.sft_cache_dir:
+        return ("run=base with train.sft_cache_dir empty: the SFT base is built into that cache; set "
+                "train.sft_cache_dir=<a directory> (e.g. runs/sft_base)")
+    return ""
+
+
+def _android_rule_judge(config: RunConfig) -> str:
+    if config.env.backend == EnvBackend.android and config.env.judge == JudgeKind.rule:
+        return ("env.backend=android with env.judge=rule: the rule judge reads the simulator's state, which a real "
+                "phone does not have; set env.judge=gemini")
+    return ""
+
+
+def _sim_gemini_judge(config: RunConfig) -> str:
+    if config.env.backend == EnvBackend.sim and config.env.judge == JudgeKind.gemini:
+        return ("env.backend=sim with env.judge=gemini: the simulated phone is always judged by its own state (the "
+                "rule judge); set env.judge=rule (or env.backend=android for Gemini)")
+    return ""
+
+
+COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
+    _causal_needs_entropy,
+    _filteredbc_causal,
+    _filteredbc_entropy,
+    _warmup_longer_than_online,
+    _policy_offline_data_without_policy,
+    _sft_mode_without_steps,
+    _base_without_steps,
+    _base_without_cache,
+    _android_rule_judge,
+    _sim_gemini_judge,
+)
+
+
+def check_run_config(config: RunConfig) -> None:
+    """Check a run config before the run writes anything: every value (bounds, and closed choices for a config
+    built in Python rather than composed by Hydra), then every combination rule; the first problem is a
+    ConfigError of one line saying how to fix it."""
+    from coso.errors import ConfigError
+
+    _check_values(config)
+    for rule in COMBINATION_RULES:
+        problem = rule(config)
+        if problem:
+            raise ConfigError(problem)
+
+
+validate_run_config = check_run_config  # the name coso.runs and earlier callers use
 
 
 def unknown_keys(cfg: Any, schema: type = RunConfig, prefix: str = "") -> list[str]:

@@ -15,6 +15,7 @@ import torch
 
 from coso import runs
 from coso.cli import compose_run, main
+from coso.config import choice_fields
 from coso.errors import CheckpointError, TooManyRestartsError
 from coso.training.checkpoint import TrainingState, load_tensors_state, save_tensors_state, write_checkpoint
 from tiny_run import TINY
@@ -75,6 +76,57 @@ def test_config_mistake_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, 
     save_path = tmp_path / "run"
     line = assert_one_line(*run_cli(capsys, [*overrides, f"save_path={save_path}"]))
     assert named in line
+    assert not save_path.exists()
+
+
+# every closed choice (a ConfigChoice Enum of coso.config): a word that is not one of it, in an override
+CHOICE_MISTAKES = [(name, enum.values(), f"{name}=[not_a_word]" if is_list else f"{name}=not_a_word")
+                   for name, enum, is_list in choice_fields()]
+
+
+@pytest.mark.parametrize("name, allowed, override", CHOICE_MISTAKES, ids=[case[0] for case in CHOICE_MISTAKES])
+def test_a_word_outside_a_closed_choice_names_the_key_and_the_allowed_words(capsys, tmp_path, name, allowed,
+                                                                            override) -> None:
+    save_path = tmp_path / "run"
+    line = assert_one_line(*run_cli(capsys, [override, f"save_path={save_path}"]))
+    assert line.startswith(f"error: {name}") and "'not_a_word' is not one of " + ", ".join(allowed) in line, line
+    assert not save_path.exists()
+
+
+def test_a_close_word_gets_a_did_you_mean(capsys, tmp_path) -> None:
+    line = assert_one_line(*run_cli(capsys, ["train_mode=of2on", f"save_path={tmp_path / 'run'}"]))
+    assert line == ("error: train_mode='of2on' is not one of offline, online, off2on, sft (did you mean off2on?); "
+                    "set train_mode=<one of them>")
+
+
+def test_a_difficulty_the_phone_cannot_read_is_refused(capsys, tmp_path) -> None:
+    line = assert_one_line(*run_cli(capsys, ["env.sim.difficulty=hardest", f"save_path={tmp_path / 'run'}"]))
+    assert line.startswith("error: env.sim.difficulty='hardest' is not one of easy, medium, hard")
+    assert not (tmp_path / "run").exists()
+
+
+# one case per combination rule of coso.config.check_run_config: (arguments, the two settings the line names)
+COMBINATION_MISTAKES = [
+    (["use_entropy=false"], ("use_causal=true", "use_entropy=false")),
+    (["--config-name", "filteredbc_off2on", "use_causal=true", "use_entropy=true"],
+     ("algorithm.name=filteredbc", "use_causal=true")),
+    (["--config-name", "filteredbc_off2on", "use_entropy=true"], ("algorithm.name=filteredbc", "use_entropy=true")),
+    (["train.warmup_iterations=12", "train.online_iterations=3"],
+     ("train.warmup_iterations=12", "train.online_iterations=3")),
+    (["train.sft_steps=0"], ("train.offline_source=policy", "train.sft_steps=0")),
+    (["train_mode=sft", "train.sft_steps=0"], ("train_mode=sft", "train.sft_steps=0")),
+    (["--config-name", "pretrain_base", "scale=smoke"], ("run=base", "train.sft_steps=0")),
+    (["--config-name", "pretrain_base", "train.sft_cache_dir="], ("run=base", "train.sft_cache_dir")),
+    (["env=android", "env.judge=rule"], ("env.backend=android", "env.judge=rule")),
+    (["--config-name", "collect", "env.judge=gemini"], ("env.backend=sim", "env.judge=gemini")),
+]
+
+
+@pytest.mark.parametrize("args, named", COMBINATION_MISTAKES, ids=[" ".join(case[0]) for case in COMBINATION_MISTAKES])
+def test_a_contradictory_combination_is_one_line_naming_both_settings(capsys, tmp_path, args, named) -> None:
+    save_path = tmp_path / "run"
+    line = assert_one_line(*run_cli(capsys, [*args, f"save_path={save_path}"]))
+    assert line.startswith(f"error: {named[0]}") and named[1] in line, line
     assert not save_path.exists()
 
 

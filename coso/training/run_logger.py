@@ -116,7 +116,7 @@ class RunLogger:
             from coso.errors import ConfigError
 
             raise ConfigError(f"logging.wandb_mode={wandb_mode!r} is not one of {WANDB_MODES}")
-        mode = wandb_mode
+        mode = str(wandb_mode)  # a plain word for wandb (logging.wandb_mode is a str Enum)
         if mode == "auto":
             mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
         if mode != "disabled":
