@@ -119,9 +119,11 @@ def build_specs(runs_dir: Path, seeds: Sequence[int], overrides: Sequence[str]) 
         specs.append(RunSpec(OFFLINE, seed, offline_path,
                              [f"seed={seed}", f"save_path={_hydra_value(str(offline_path))}", *overrides],
                              depends_on=(BASE.label, 0)))
-    for seed in seeds:
-        offline_path = runs_dir / OFFLINE.slug / f"seed{seed}"
-        for method in METHODS:
+    # DigiRL and CoSo on every seed before naive entropy: a grid stopped early still holds the main comparison
+    digirl, entropy, coso = METHODS
+    for methods in ((digirl, coso), (entropy,)):
+        for seed, method in ((seed, method) for seed in seeds for method in methods):
+            offline_path = runs_dir / OFFLINE.slug / f"seed{seed}"
             path = runs_dir / method.slug / f"seed{seed}"
             specs.append(RunSpec(method, seed, path,
                                  [f"load_path={_hydra_value(str(offline_path))}", f"seed={seed}",

@@ -273,6 +273,9 @@ class AgentConfig:
     # grammar-constrained decoding (coso.models.constrained): rollouts and evaluation only write parseable
     # actions; the losses still score the text under the policy's full distribution
     constrained_decoding: bool = False
+    # with constrained_decoding: a TYPE action must type at least one character (an empty TYPE is a no-op the
+    # small policy repeats until the horizon: docs/learning-dynamics.md section 15)
+    require_typed_text: bool = False
     lora_rank: int = 0
     cogagent: dict[str, Any] = field(default_factory=dict)  # coso.agents.cogagent.CogAgentConfig (policy=cogagent)
 
@@ -650,6 +653,13 @@ def _filteredbc_entropy(config: RunConfig) -> str:
     return ""
 
 
+def _typed_text_needs_constraint(config: RunConfig) -> str:
+    if config.agent.require_typed_text and not config.agent.constrained_decoding:
+        return ("agent.require_typed_text=true with agent.constrained_decoding=false: the rule is part of the decoding "
+                "grammar, which is off; set agent.constrained_decoding=true (or agent.require_typed_text=false)")
+    return ""
+
+
 def _warmup_longer_than_online(config: RunConfig) -> str:
     train = config.train
     if (_trains_policy(config) and config.train_mode in (TrainMode.online, TrainMode.off2on)
@@ -710,6 +720,7 @@ COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _causal_needs_entropy,
     _filteredbc_causal,
     _filteredbc_entropy,
+    _typed_text_needs_constraint,
     _warmup_longer_than_online,
     _policy_offline_data_without_policy,
     _sft_mode_without_steps,

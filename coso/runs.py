@@ -63,7 +63,8 @@ def _policy_agent(config: RunConfig, temperature: float) -> Agent:
     policy.eval()
     return AutoUIAgent(policy, temperature=temperature, max_new_tokens=config.agent.max_new_tokens,
                        generator=torch.Generator().manual_seed(config.seed),
-                       constrained=config.agent.constrained_decoding, point_decimals=config.env.point_decimals)
+                       constrained=config.agent.constrained_decoding, point_decimals=config.env.point_decimals,
+                       require_typed_text=config.agent.require_typed_text)
 
 
 def _expert_agent(config: RunConfig, temperature: float) -> Agent:

@@ -219,7 +219,8 @@ def probe(run_dir: Path, episodes: int, temperatures: Sequence[float], constrain
             for temperature in temperatures:
                 agent = AutoUIAgent(policy, temperature=temperature, max_new_tokens=config.agent.max_new_tokens,
                                     generator=torch.Generator().manual_seed(0), constrained=constrained,
-                                    point_decimals=config.env.point_decimals)
+                                    point_decimals=config.env.point_decimals,
+                                    require_typed_text=constrained and config.agent.require_typed_text)
                 comparing = ComparingAgent(agent, ExpertPolicy(point_decimals=config.env.point_decimals))
                 rollout = collect_trajectories(pool, comparing, tasks, encoder, seeds=EVAL_SEED_BASE, gamma=0.5,
                                                progress=False)

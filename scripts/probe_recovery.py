@@ -46,7 +46,8 @@ def recovery(run_dir: Path, episodes: int, samples: int, temperature: float | No
     def run(temp: float, seed: int) -> list[bool]:
         agent = AutoUIAgent(policy, temperature=temp, max_new_tokens=config.agent.max_new_tokens,
                             generator=torch.Generator().manual_seed(seed),
-                            constrained=config.agent.constrained_decoding, point_decimals=config.env.point_decimals)
+                            constrained=config.agent.constrained_decoding, point_decimals=config.env.point_decimals,
+                            require_typed_text=config.agent.require_typed_text)
         rollout = collect_trajectories(pool, agent, tasks, encoder, seeds=EVAL_SEED_BASE, gamma=0.5, progress=False)
         return [bool(t.success) for t in rollout.trajectories]
 

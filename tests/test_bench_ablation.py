@@ -123,7 +123,7 @@ def test_stage_rows_and_markdown() -> None:
 def test_read_record_and_is_finished(tmp_path: Path) -> None:
     run_dir = tmp_path / "coso" / "seed3"
     run_dir.mkdir(parents=True)
-    spec = grid.build_specs(tmp_path, [3], [])[4]  # base, offline, DigiRL, naive entropy, CoSo
+    spec = grid.build_specs(tmp_path, [3], [])[3]  # base, offline, DigiRL, CoSo, naive entropy
     assert spec.method.label == "CoSo" and spec.save_path == run_dir and not grid.is_finished(spec)
     summary = {"config_name": "coso_off2on", "seed": 3, "env_steps": 40, "episodes": 8,
                "eval_success_rate": {"initial": 0.0, "offline": 0.25, "final": 0.5},

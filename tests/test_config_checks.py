@@ -246,6 +246,8 @@ COMBINATIONS = [
     ("pretrain_base", ["train.sft_cache_dir="], ("run=base", "train.sft_cache_dir")),
     ("coso_off2on", ["env=android", "env.judge=rule"], ("env.backend=android", "env.judge=rule")),
     ("collect", ["env.judge=gemini"], ("env.backend=sim", "env.judge=gemini")),
+    ("coso_off2on", ["agent.constrained_decoding=false"],
+     ("agent.require_typed_text=true", "agent.constrained_decoding=false")),
 ]
 PASSING_NEIGHBOURS = [
     ("coso_off2on", ["use_entropy=false", "use_causal=false"]),  # DigiRL
@@ -261,6 +263,7 @@ PASSING_NEIGHBOURS = [
     ("coso_online", ["train.sft_steps=0"]),  # no offline phase
     ("coso_offline", ["train.eval_every=2", "train.failed_task_replay=0.5"]),  # online-only settings do nothing
     ("coso_off2on", ["env=android"]),
+    ("coso_off2on", ["agent.constrained_decoding=false", "agent.require_typed_text=false"]),
 ]
 
 

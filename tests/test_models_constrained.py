@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from coso.actions import Action, ActionType, format_action, parse_action
+from coso.errors import ConfigError
 from coso.agents.autoui import AutoUIAgent
 from coso.env.base import Observation
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy
@@ -114,3 +115,45 @@ def test_exact_decimals_fix_how_many_digits_a_coordinate_has() -> None:
     assert parse_action(closed).valid and '"[0.80, 0.00]"' in closed
     home = format_action(Action(ActionType.GoHome), decimals=2)  # the -1.0 placeholder stays as it is
     assert grammar.accepts(grammar.advance(grammar.start(), home))
+
+
+def _type_action(text: str) -> str:
+    return format_action(Action(ActionType.Type, typed_text=text), decimals=2)
+
+
+def test_require_typed_text_refuses_an_empty_type_and_nothing_else() -> None:
+    free, strict = AutoUIGrammar(exact_decimals=2), AutoUIGrammar(exact_decimals=2, require_typed_text=True)
+    empty_type, typed = _type_action(""), _type_action("usb c hub")
+    assert free.accepts(free.advance(free.start(), empty_type))
+    assert strict.advance(strict.start(), empty_type) is None
+    assert strict.accepts(strict.advance(strict.start(), typed))
+    for action in (Action.tap(0.62, 0.88), Action(ActionType.GoHome), Action(ActionType.Enter)):
+        text = format_action(action, decimals=2)  # typed_text "" stays right for every other type
+        assert strict.accepts(strict.advance(strict.start(), text)), text
+    open_text = empty_type[: empty_type.rindex('"')]  # cut just before the closing quote of the empty text
+    closed = open_text + strict.completion(strict.advance(strict.start(), open_text))
+    assert parse_action(closed).valid and parse_action(closed).action.typed_text
+
+
+def test_require_typed_text_needs_room_for_one_character() -> None:
+    with pytest.raises(ConfigError, match="require_typed_text"):
+        AutoUIGrammar(max_text_chars=0, require_typed_text=True)
+
+
+def test_constrained_sampling_never_types_nothing_under_require_typed_text(tokenizer) -> None:
+    policy = AutoUIPolicy(TINY, tokenizer).eval()
+    prompts = ['Previous Actions: None Goal: Go to bestbuy.com, search for "usb c hub"</s>'] * 48
+    features = torch.randn(48, 16, generator=torch.Generator().manual_seed(2))
+
+    def typed_texts(require: bool) -> list[str]:
+        grammar = AutoUIGrammar(exact_decimals=2, require_typed_text=require)
+        texts = policy.generate(prompts, features, temperature=3.0, max_new_tokens=128,
+                                generator=torch.Generator().manual_seed(5),
+                                constraint=GrammarConstraint(tokenizer, grammar))
+        actions = [parse_action(text).action for text in texts]
+        assert all(action is not None for action in actions)
+        return [action.typed_text for action in actions if action.type == ActionType.Type]
+
+    assert "" in typed_texts(False)  # the case exists without the rule: random weights often close at once
+    required = typed_texts(True)
+    assert required and "" not in required

@@ -13,16 +13,18 @@ from coso.env.tasks import Task
 from coso.models.autoui import AutoUIPolicy
 from coso.models.constrained import AutoUIGrammar, GrammarConstraint
 
-_CONSTRAINTS: dict[tuple[int, int | None], GrammarConstraint] = {}
+_CONSTRAINTS: dict[tuple[int, int | None, bool], GrammarConstraint] = {}
 
 
-def grammar_constraint(tokenizer: PreTrainedTokenizerBase, point_decimals: int | None = None) -> GrammarConstraint:
-    """The grammar constraint of ``tokenizer`` (coordinates with exactly ``point_decimals`` digits when given),
-    built once per tokenizer object and decimals (its masks are cached)."""
-    key = (id(tokenizer), point_decimals)
+def grammar_constraint(tokenizer: PreTrainedTokenizerBase, point_decimals: int | None = None,
+                       require_typed_text: bool = False) -> GrammarConstraint:
+    """The grammar constraint of ``tokenizer`` (coordinates with exactly ``point_decimals`` digits when given, a
+    TYPE that types something under ``require_typed_text``), built once per tokenizer object and options."""
+    key = (id(tokenizer), point_decimals, require_typed_text)
     constraint = _CONSTRAINTS.get(key)
     if constraint is None or constraint.tokenizer is not tokenizer:
-        constraint = GrammarConstraint(tokenizer, AutoUIGrammar(exact_decimals=point_decimals))
+        constraint = GrammarConstraint(tokenizer, AutoUIGrammar(exact_decimals=point_decimals,
+                                                                require_typed_text=require_typed_text))
         _CONSTRAINTS[key] = constraint
     return constraint
 
@@ -32,9 +34,11 @@ class AutoUIAgent:
 
     def __init__(self, policy: AutoUIPolicy, *, temperature: float, max_new_tokens: int,
                  generator: torch.Generator | None = None, batch_size: int = 16,
-                 constrained: bool = False, point_decimals: int | None = None) -> None:
+                 constrained: bool = False, point_decimals: int | None = None,
+                 require_typed_text: bool = False) -> None:
         self.policy = policy
-        self.constraint = grammar_constraint(policy.tokenizer, point_decimals) if constrained else None
+        self.constraint = (grammar_constraint(policy.tokenizer, point_decimals, require_typed_text)
+                           if constrained else None)
         self.temperature = float(temperature)
         self.max_new_tokens = int(max_new_tokens)
         self.generator = generator

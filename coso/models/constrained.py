@@ -38,6 +38,7 @@ from coso.errors import ConfigError
 PLAN_NAMES = tuple(action_type.autoui_name for action_type in ActionType)
 ACTION_NAMES = PLAN_NAMES
 DUAL_POINT_NAME = ActionType.DualPoint.autoui_name
+TYPE_NAME = ActionType.Type.autoui_name
 
 # The fixed text between the fields, in order (format_action's spelling).
 _PLAN_OPEN = "Action Plan: ["
@@ -67,7 +68,7 @@ _SEGMENTS: tuple[tuple[int, str], ...] = (
     (_END, ""),
 )
 
-# An automaton state: (segment index, progress inside the segment, whether the chosen type is DUAL_POINT).
+# An automaton state: (segment index, progress inside the segment, the chosen action type's name, "" before it).
 # Progress is an int offset for literals and strings, a text prefix for names and numbers, and
 # (entries so far, current name prefix) for the plan.
 State = tuple
@@ -81,6 +82,9 @@ class AutoUIGrammar:
     max_decimals: int = POINT_DECIMALS
     max_text_chars: int = 48
     exact_decimals: int | None = None  # None: 1 to max_decimals digits
+    # a TYPE action types at least one character: an empty TYPE changes nothing on the screen, so a policy
+    # that writes it once writes it again on the same screen until the episode's horizon
+    require_typed_text: bool = False
 
     def __post_init__(self) -> None:
         if self.max_plan < 1 or self.max_decimals < 1 or self.max_text_chars < 0:
@@ -91,10 +95,12 @@ class AutoUIGrammar:
         if self.exact_decimals is not None and not 1 <= self.exact_decimals <= self.max_decimals:
             raise ConfigError(f"constrained decoding: exact_decimals={self.exact_decimals} must lie in "
                               f"[1, {self.max_decimals}]")
+        if self.require_typed_text and self.max_text_chars < 1:
+            raise ConfigError("constrained decoding: require_typed_text needs max_text_chars >= 1")
 
     def start(self) -> State:
         """The state before any character."""
-        return (0, 0, False)
+        return (0, 0, "")
 
     # ------------------------------------------------------------------------------------------ transitions
 
@@ -106,53 +112,57 @@ class AutoUIGrammar:
             state = self._step(state, char)
         return state
 
-    def _initial(self, index: int, dual: bool) -> State:
+    def _initial(self, index: int, chosen: str) -> State:
         kind = _SEGMENTS[index][0]
         progress: object = {_LITERAL: 0, _STRING: 0, _PLAN: (0, ""), _END: 0}.get(kind, "")
-        return (index, progress, dual)
+        return (index, progress, chosen)
 
     def _step(self, state: State, char: str) -> State | None:
-        index, progress, dual = state
+        index, progress, chosen = state
         kind, literal = _SEGMENTS[index]
-        moved = self._within(kind, literal, progress, dual, char)
-        if moved is not None:
-            next_progress, next_dual = moved
+        dual = chosen == DUAL_POINT_NAME
+        next_progress = self._within(kind, literal, progress, chosen, char)
+        if next_progress is not None:
             if kind == _STRING and next_progress == -1:  # the closing quote ends the string
-                return self._initial(index + 1, dual)
+                return self._initial(index + 1, chosen)
             if kind == _PLAN and next_progress == "closed":
-                return self._initial(index + 1, dual)
-            return (index, next_progress, next_dual)
+                return self._initial(index + 1, chosen)
+            return (index, next_progress, chosen)
         if self._complete(kind, literal, progress, dual):
             if kind == _CHOICE:
-                dual = progress == DUAL_POINT_NAME
-            return self._step(self._initial(index + 1, dual), char)
+                chosen = progress
+            return self._step(self._initial(index + 1, chosen), char)
         return None
 
-    def _within(self, kind: int, literal: str, progress, dual: bool, char: str):
-        """(progress, dual) after ``char`` inside the current segment, or None when the segment cannot take it."""
+    def _within(self, kind: int, literal: str, progress, chosen: str, char: str):
+        """The progress after ``char`` inside the current segment, or None when the segment cannot take it."""
         if kind == _LITERAL:
-            return (progress + 1, dual) if progress < len(literal) and literal[progress] == char else None
+            return progress + 1 if progress < len(literal) and literal[progress] == char else None
         if kind == _CHOICE:
             prefix = progress + char
-            return (prefix, dual) if any(name.startswith(prefix) for name in ACTION_NAMES) else None
+            return prefix if any(name.startswith(prefix) for name in ACTION_NAMES) else None
         if kind == _PLAN:
             count, prefix = progress
             if prefix in PLAN_NAMES and char == "]":
-                return ("closed", dual)
+                return "closed"
             if prefix in PLAN_NAMES and char == "," and count + 1 < self.max_plan:
-                return ((count + 1, ""), dual)
+                return (count + 1, "")
             extended = prefix + char
-            return ((count, extended), dual) if any(name.startswith(extended) for name in PLAN_NAMES) else None
+            return (count, extended) if any(name.startswith(extended) for name in PLAN_NAMES) else None
         if kind == _NUMBER:
             prefix = progress + char
-            return (prefix, dual) if self._number_prefix(prefix, dual) else None
+            return prefix if self._number_prefix(prefix, chosen == DUAL_POINT_NAME) else None
         if kind == _STRING:
             if char == '"':
-                return (-1, dual)
+                return None if self._needs_text(progress, chosen) else -1
             if char == "\\" or ord(char) < 0x20 or progress >= self.max_text_chars:
                 return None
-            return (progress + 1, dual)
+            return progress + 1
         return None  # _END takes no character
+
+    def _needs_text(self, written: int, chosen: str) -> bool:
+        """True when the typed text may not close yet: a TYPE with nothing typed under ``require_typed_text``."""
+        return self.require_typed_text and chosen == TYPE_NAME and written == 0
 
     def _number_prefix(self, prefix: str, dual: bool) -> bool:
         """True when ``prefix`` starts a coordinate.
@@ -189,7 +199,8 @@ class AutoUIGrammar:
     def completion(self, state: State) -> str:
         """The shortest text that closes an unfinished action from ``state`` (for rows out of token budget)."""
         pieces: list[str] = []
-        index, progress, dual = state
+        index, progress, chosen = state
+        dual = chosen == DUAL_POINT_NAME
         while _SEGMENTS[index][0] != _END:
             kind, literal = _SEGMENTS[index]
             if kind == _LITERAL:
@@ -201,13 +212,13 @@ class AutoUIGrammar:
             elif kind == _CHOICE:
                 name = progress if progress in ACTION_NAMES else next(n for n in ACTION_NAMES if n.startswith(progress))
                 pieces.append(name[len(progress):])
-                dual = name == DUAL_POINT_NAME
+                chosen, dual = name, name == DUAL_POINT_NAME
             elif kind == _NUMBER:
                 pieces.append(self._close_number(progress, dual))
             elif kind == _STRING:
-                pieces.append('"')
+                pieces.append(("x" if self._needs_text(progress, chosen) else "") + '"')
             index += 1
-            progress = self._initial(index, dual)[1]
+            progress = self._initial(index, chosen)[1]
         return "".join(pieces)
 
     @property

@@ -262,7 +262,8 @@ class TrainingRun:
         return AutoUIAgent(policy, temperature=temperature, max_new_tokens=self.config.agent.max_new_tokens,
                            generator=torch.Generator().manual_seed(self.config.seed + self.state.env_steps),
                            constrained=self.config.agent.constrained_decoding,
-                           point_decimals=self.config.env.point_decimals)
+                           point_decimals=self.config.env.point_decimals,
+                           require_typed_text=self.config.agent.require_typed_text)
 
     def evaluate(self, name: str) -> float:
         """Success rate of the policy on the evaluation tasks (the first N, fixed seeds)."""

@@ -34,7 +34,7 @@ _TRAIN_KEYS = ("sft_steps", "sft_episodes", "sft_noise", "sft_seed", "batch_size
                "max_grad_norm", "sft_lr", "lm_adam_beta2", "eval_episodes", "eval_initial", "mixed_precision")
 _AGENT_KEYS = ("name", "policy_path", "model", "tokenizer_vocab_size", "tokenizer_word_spaces", "critic_text_encoder",
                "critic_encoder_path", "critic", "max_new_tokens", "eval_temperature", "lora_rank",
-               "constrained_decoding")
+               "constrained_decoding", "require_typed_text")
 _CAUSAL_KEYS = ("hidden_size", "num_heads", "num_layers", "ffn_size")  # the base checkpoint holds a causal model too
 
 
