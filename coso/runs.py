@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from coso import seeding
 from coso.config import RunConfig, validate_run_config
 from coso.data.dataset import save_trajectories
 from coso.env.demonstrator import ExpertPolicy, NoiseConfig
@@ -29,10 +30,6 @@ from coso.rollout import Agent, collect_trajectories
 from coso.stats import wilson_interval
 from coso.training.loop import FirstEpisodesRecorder, run_base, run_training, seed_everything
 from coso.training.run_logger import RunLogger, redact_secrets, write_resolved_config, write_summary
-
-COLLECT_TASK_SEED = 0
-COLLECT_SEED_BASE = 3_000_000
-EVAL_ONLY_SEED_BASE = 10_000_000  # the same evaluation seeds as training's eval phases
 
 
 def _start_run(config: RunConfig, resolved: dict[str, Any]) -> Path:
@@ -107,7 +104,7 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
         if not tasks:
             raise ConfigError(f"task_file={config.task_file} has no task that parses")
     else:
-        tasks = generate_tasks(config.episodes or 64, COLLECT_TASK_SEED + config.seed, config.env.task_set)
+        tasks = generate_tasks(config.episodes or 64, seeding.train_task_seed(config.seed), config.env.task_set)
         tasks_total = len(tasks)
     episodes = config.episodes if config.episodes is not None else len(tasks)
     if episodes < 1:
@@ -116,7 +113,8 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
     agent = build_agent(config, config.agent.temperature)
     encoder = build_encoder(config.env)
     with build_pool(config.env, config.seed) as pool:
-        result = collect_trajectories(pool, agent, episode_tasks, encoder, seeds=COLLECT_SEED_BASE + config.seed,
+        result = collect_trajectories(pool, agent, episode_tasks, encoder,
+                                      seeds=seeding.COLLECT.seeds(config.seed, len(episode_tasks)),
                                       gamma=config.algorithm.gamma, recorder=_recorder(config, run_dir),
                                       progress=config.logging.progress)
     dataset = save_trajectories(result.trajectories, run_dir / "dataset", overwrite=True,
@@ -156,7 +154,8 @@ def run_eval(config: RunConfig, resolved: dict[str, Any]) -> str:
     logger = RunLogger(run_dir, redact_secrets(resolved), project=config.logging.project,
                        run_name=f"{config.config_name}-seed{config.seed}", wandb_mode=config.logging.wandb_mode)
     with build_pool(config.env, config.seed) as pool:
-        result = collect_trajectories(pool, agent, eval_tasks, encoder, seeds=EVAL_ONLY_SEED_BASE,
+        result = collect_trajectories(pool, agent, eval_tasks, encoder,
+                                      seeds=seeding.EVAL_ONLY.seeds(config.seed, len(eval_tasks)),
                                       gamma=config.algorithm.gamma, recorder=_recorder(config, run_dir),
                                       progress=config.logging.progress)
     stats = result.stats
@@ -230,6 +229,23 @@ def _check_inputs(config: RunConfig) -> None:
         check_model_settings(config)
 
 
+def _check_seed_streams(config: RunConfig) -> None:
+    """The run seeds and episode counts fit the seed streams (coso.seeding), before anything runs."""
+    seeding.check_run_seed(config.seed)
+    train = config.train
+    if config.run in ("train", "base"):
+        if train.sft_cache_dir:
+            seeding.check_run_seed(train.sft_seed, "train.sft_seed")
+        seeding.check_episode_count(seeding.ROLLOUT, train.online_iterations * train.rollout_size,
+                                    "train.online_iterations x train.rollout_size")
+        seeding.check_episode_count(seeding.OFFLINE, train.offline_episodes, "train.offline_episodes")
+        seeding.check_episode_count(seeding.SFT, train.sft_episodes, "train.sft_episodes")
+    if config.run in ("train", "base", "eval"):
+        seeding.check_episode_count(seeding.EVAL, train.eval_episodes, "train.eval_episodes")
+    if config.run == "collect" and config.episodes is not None:
+        seeding.check_episode_count(seeding.COLLECT, config.episodes, "episodes")
+
+
 @contextmanager
 def _removed_on_user_error(path: Path) -> Iterator[None]:
     """Remove what a run created under ``path`` (when it did not exist before) if a user mistake stops it."""
@@ -247,6 +263,7 @@ def execute(config: RunConfig, resolved: dict[str, Any]) -> str:
     validate_run_config(config)
     if config.run not in RUN_KINDS:
         raise ConfigError(f"run={config.run!r} is not one of {sorted(RUN_KINDS)}")
+    _check_seed_streams(config)
     _check_inputs(config)
     with _removed_on_user_error(Path(config.save_path)):
         _check_save_path(config)

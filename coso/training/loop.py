@@ -33,6 +33,17 @@ from coso.env.recording import EpisodeRecorder, NullRecorder
 from coso.env.tasks import Task
 from coso.errors import ConfigError
 from coso.rollout import collect_trajectories
+from coso.seeding import (
+    EVAL,
+    OFFLINE,
+    ROLLOUT,
+    SFT,
+    SeedStream,
+    batch_seed,
+    iteration_task_seed,
+    process_seed,
+    sampling_seed,
+)
 from coso.stats import wilson_interval
 from coso.training.checkpoint import (
     TrainingState,
@@ -61,10 +72,6 @@ from coso.training.trainer import Models, Trainer
 TRAIN_MODES = ("offline", "online", "off2on", "sft")
 OFFLINE_SOURCES = ("demonstrator", "policy")
 ALGORITHMS = ("digirl", "filteredbc", "coso")
-EVAL_SEED_BASE = 10_000_000
-ROLLOUT_SEED_BASE = 1_000_000
-OFFLINE_SEED_BASE = 2_000_000
-SFT_SEED_BASE = 3_000_000
 
 
 def algorithm_label(config: RunConfig) -> str:
@@ -139,7 +146,7 @@ class TrainingRun:
         self.accelerator = Accelerator(cpu=not torch.cuda.is_available(),
                                        mixed_precision=config.train.mixed_precision)
         self.is_main = self.accelerator.is_main_process
-        self.generator = seed_everything(config.seed + 1000 * self.accelerator.process_index)
+        self.generator = seed_everything(process_seed(config.seed, self.accelerator.process_index))
         self.state = TrainingState()
         self.timer = PhaseTimer(self.state.wall_seconds)
         self.collections: dict[str, CollectionReport] = {}  # what each data-collection phase yielded
@@ -235,12 +242,12 @@ class TrainingRun:
 
     # ------------------------------------------------------------------------------------------ rollouts
 
-    def _rollout(self, agent_factory, tasks: Sequence[Task], seed: int,
+    def _rollout(self, agent_factory, tasks: Sequence[Task], seeds: Sequence[int],
                  recorder=None) -> tuple[list[Trajectory], dict[str, float]]:
-        """Run tasks on the main process and share the trajectories with every process."""
+        """Run tasks on the main process (one episode seed each) and share the trajectories with every process."""
         payload: list[Any] = [None]
         if self.is_main:
-            result = collect_trajectories(self.pool, agent_factory(), tasks, self.encoder, seeds=seed,
+            result = collect_trajectories(self.pool, agent_factory(), tasks, self.encoder, seeds=seeds,
                                           gamma=self.config.algorithm.gamma, recorder=recorder,
                                           progress=self.config.logging.progress)
             payload = [(result.trajectories, result.stats.as_dict(prefix=""))]
@@ -253,7 +260,8 @@ class TrainingRun:
         policy = self.trainer.unwrapped().policy
         policy.eval()
         return AutoUIAgent(policy, temperature=temperature, max_new_tokens=self.config.agent.max_new_tokens,
-                           generator=torch.Generator().manual_seed(self.config.seed + self.state.env_steps),
+                           generator=torch.Generator().manual_seed(sampling_seed(self.config.seed,
+                                                                                 self.state.env_steps)),
                            constrained=self.config.agent.constrained_decoding,
                            point_decimals=self.config.env.point_decimals)
 
@@ -264,7 +272,8 @@ class TrainingRun:
                     if self.config.env.record_episodes > 0 and self.is_main else NullRecorder())
         with self.timer.phase(f"eval_{name}"):
             trajectories, stats = self._rollout(lambda: self._model_agent(self.config.agent.eval_temperature),
-                                                self.eval_tasks, EVAL_SEED_BASE, recorder)
+                                                self.eval_tasks, EVAL.seeds(self.config.seed, len(self.eval_tasks)),
+                                                recorder)
         successes = sum(int(t.success) for t in trajectories)
         success = successes / len(trajectories) if trajectories else 0.0
         self.state.eval_results[name] = success
@@ -285,34 +294,34 @@ class TrainingRun:
             return load_trajectories(self.config.offline_data)
         train = self.config.train
         if train.offline_source == "policy":
-            return self.policy_rollouts("offline_data", train.offline_episodes, OFFLINE_SEED_BASE)
-        return self.demonstrations("offline_data", train.offline_episodes, train.offline_noise, OFFLINE_SEED_BASE)
+            return self.policy_rollouts("offline_data", train.offline_episodes, OFFLINE)
+        return self.demonstrations("offline_data", train.offline_episodes, train.offline_noise, OFFLINE)
 
-    def policy_rollouts(self, name: str, episodes: int, seed_base: int) -> list[Trajectory]:
+    def policy_rollouts(self, name: str, episodes: int, stream: SeedStream) -> list[Trajectory]:
         """Rollouts of the current policy at the rollout temperature on training tasks, saved as ``name``."""
         cached = self.run_dir / name
         if cached.is_dir():
             return self._counted(name, episodes, load_trajectories(cached))
-        rng = random.Random(self.config.seed + seed_base)
+        rng = random.Random(stream.first(self.config.seed))  # the task draw: the stream's first seed
         tasks = [rng.choice(self.train_tasks) for _ in range(episodes)]
         trajectories, _ = self._rollout(lambda: self._model_agent(self.config.agent.temperature), tasks,
-                                        seed_base + self.config.seed)
+                                        stream.seeds(self.config.seed, episodes))
         self._counted(name, episodes, trajectories)  # before saving: a failed collection is redone next time
         if self.is_main:
             save_trajectories(trajectories, cached, source="policy",
                               extra={"temperature": self.config.agent.temperature})
         return trajectories
 
-    def demonstrations(self, name: str, episodes: int, noise: float, seed_base: int) -> list[Trajectory]:
+    def demonstrations(self, name: str, episodes: int, noise: float, stream: SeedStream) -> list[Trajectory]:
         """Demonstrator rollouts on training tasks, saved in the run directory as ``name`` for reuse."""
         cached = self.run_dir / name
         if cached.is_dir():
             return self._counted(name, episodes, load_trajectories(cached))
-        rng = random.Random(self.config.seed + seed_base)
+        rng = random.Random(stream.first(self.config.seed))  # the task draw and the noise: the stream's first seed
         tasks = [rng.choice(self.train_tasks) for _ in range(episodes)]
-        expert = ExpertPolicy(NoiseConfig.from_level(noise), seed=self.config.seed + seed_base,
+        expert = ExpertPolicy(NoiseConfig.from_level(noise), seed=stream.first(self.config.seed),
                               point_decimals=self.config.env.point_decimals)
-        trajectories, _ = self._rollout(lambda: expert, tasks, seed_base + self.config.seed)
+        trajectories, _ = self._rollout(lambda: expert, tasks, stream.seeds(self.config.seed, episodes))
         self._counted(name, episodes, trajectories)  # before saving: a failed collection is redone next time
         if self.is_main:
             save_trajectories(trajectories, cached, source="demonstrator", extra={"noise": noise})
@@ -332,7 +341,7 @@ class TrainingRun:
         long episodes, so a policy from random weights would never learn them)."""
         train = self.config.train
         with self.timer.phase("sft"):
-            episodes = self.demonstrations("sft_data", train.sft_episodes, train.sft_noise, SFT_SEED_BASE)
+            episodes = self.demonstrations("sft_data", train.sft_episodes, train.sft_noise, SFT)
             demonstrations = [t for t in episodes if t.success and t.transitions]
             buffer = ReplayBuffer(max(sum(len(t) for t in demonstrations), 1), demonstrations)
             with self.trainer.policy_learning_rate(train.sft_lr or train.lm_lr):
@@ -399,14 +408,14 @@ class TrainingRun:
         """One DigiRL/CoSo online iteration."""
         cfg = self.config
         train = cfg.train
-        rng = random.Random(cfg.seed * 100_003 + iteration)
+        rng = random.Random(iteration_task_seed(cfg.seed, iteration))
         # reseeded per iteration and process: a resumed run samples what an unbroken one does
-        self.generator.manual_seed((cfg.seed * 1_000_003 + iteration) * 64 + self.accelerator.process_index)
+        self.generator.manual_seed(batch_seed(cfg.seed, iteration, self.accelerator.process_index))
         failing = latest_failed_tasks(self.buffer.trajectories(), self.train_tasks) if train.failed_task_replay else []
         tasks = rollout_tasks(rng, self.train_tasks, train.rollout_size, failing, train.failed_task_replay)
         with self.timer.phase("online_rollout"):
             trajectories, stats = self._rollout(lambda: self._model_agent(cfg.agent.temperature), tasks,
-                                                ROLLOUT_SEED_BASE + cfg.seed * 10_000 + iteration * train.rollout_size)
+                                                ROLLOUT.iteration_seeds(cfg.seed, iteration, train.rollout_size))
         self.state.env_steps += sum(len(t) for t in trajectories)
         self.state.episodes += len(trajectories)
         for trajectory in trajectories:  # the filter's metrics tell online from offline data by this tag
