@@ -57,7 +57,6 @@ from coso.training.checkpoint import (
 from coso.training.collection import CollectionReport, check_collection
 from coso.training.components import build_models, load_models, save_models
 from coso.training.curriculum import latest_failed_tasks, rollout_tasks
-from coso.training.entropy import build_entropy_bonus
 from coso.training.heatmap import TokenHeatmapWriter
 from coso.training.run_logger import (
     RunLogger,
@@ -68,6 +67,7 @@ from coso.training.run_logger import (
 )
 from coso.training.sft_base import ensure_sft_base, sft_base_path, uses_sft_base
 from coso.training.trainer import Models, Trainer
+from coso.training.updates import offline_round, online_round, train_causal
 
 TRAIN_MODES = ("offline", "online", "off2on", "sft")
 OFFLINE_SOURCES = ("demonstrator", "policy")
@@ -81,16 +81,6 @@ def algorithm_label(config: RunConfig) -> str:
     if config.use_entropy:
         return "coso" if config.use_causal else "entropy"
     return "digirl"
-
-
-def kept_composition(kept: Sequence[Trajectory]) -> dict[str, float]:
-    """What the curriculum kept for the actor: trajectories, steps, and how many are successful / online."""
-    return {
-        "kept_trajectories": len(kept),
-        "kept_steps": sum(len(t) for t in kept),
-        "kept_successful": sum(int(t.success) for t in kept),
-        "kept_online": sum(int("online_iteration" in t.metadata) for t in kept),
-    }
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -165,23 +155,17 @@ class TrainingRun:
         self.buffer = ReplayBuffer(config.train.capacity)
         self.resumed = False
         models = self._initial_models()
-        self.trainer = Trainer(models, config, self.accelerator,
-                               build_entropy_bonus(config, self.trainer_models, models.policy.tokenizer),
-                               self.generator)
         self.heatmaps = TokenHeatmapWriter(self.run_dir / "heatmaps", models.policy.tokenizer,
                                            config.causal.heatmap_every if self.is_main else 0)
-        self.trainer.on_actor_batch = self.heatmaps.observe
+        optimizer_states = load_tensors_state(self._checkpoint_path / "optimizers.pt") if self.resumed else None
+        self.trainer = Trainer(models, config, self.accelerator, self.generator, observers=(self.heatmaps.observe,),
+                               optimizer_states=optimizer_states, actor_updates=self.state.actor_updates)
         if self.resumed:
-            self._restore_optimizers()
             # last: building and loading the models and optimisers may draw from the RNGs (bit-exact resume)
             restore_rng_state(self._rng_state, {"batches": self.generator})
         self._pool = None
 
     # ------------------------------------------------------------------------------------------ setup
-
-    def trainer_models(self) -> Models:
-        """The trainer's bare models (late-bound for the entropy bonus)."""
-        return self.trainer.unwrapped()
 
     def _initial_models(self) -> Models:
         """Resume from this run's checkpoint, start from load_path's, or build fresh networks."""
@@ -225,13 +209,6 @@ class TrainingRun:
         path = self.run_dir / "metrics.jsonl"
         if self.is_main and path.exists():
             path.unlink()
-
-    def _restore_optimizers(self) -> None:
-        states = load_tensors_state(self._checkpoint_path / "optimizers.pt")
-        for name, optimizer in self.trainer.optimizers().items():
-            if name in states:
-                optimizer.load_state_dict(states[name])
-        self.trainer.actor_updates = self.state.actor_updates
 
     @property
     def pool(self):
@@ -362,47 +339,13 @@ class TrainingRun:
             train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
             metrics: dict[str, float] = {"offline_success_rate": float(np.mean([t.success for t in data]))}
             if cfg.use_causal:
-                metrics.update(self.train_causal(cfg.causal.pretrain_calls))
-            metrics.update(self.update(train_buffer, val_buffer, online=False, train_actor=True,
-                                       trajectory_critic_epochs=train.offline_trajectory_critic_epochs,
-                                       critic_epochs=train.offline_critic_epochs,
-                                       actor_epochs=train.offline_actor_epochs,
-                                       entropy=cfg.use_entropy and cfg.causal.entropy_in_offline))
+                metrics.update(train_causal(self.trainer, self.buffer, self.state, cfg.causal.pretrain_calls))
+            metrics.update(offline_round(self.trainer, cfg, train_buffer, val_buffer))
             self.state.actor_updates = self.trainer.actor_updates
         self.logger.log(metrics, step=self.state.env_steps, phase="offline")
         self.evaluate("offline")
         self.state.phase = "offline_done"
         self.checkpoint()
-
-    def update(self, train_buffer: ReplayBuffer, val_buffer: ReplayBuffer, *, online: bool, train_actor: bool,
-               trajectory_critic_epochs: int, critic_epochs: int, actor_epochs: int,
-               entropy: bool) -> dict[str, float]:
-        """One round of updates: Filtered BC on the top trajectories, or DigiRL's trajectory critic, step
-        critic and actor on the trajectories its curriculum keeps (by reward offline, by surprise online)."""
-        train = self.config.train
-        metrics: dict[str, float] = {}
-        if self.config.algorithm.name == "filteredbc":
-            kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=False)
-            if train_actor:
-                metrics.update(self.trainer.train_filtered_bc(ReplayBuffer(train.capacity, kept), actor_epochs))
-        else:
-            metrics.update(self.trainer.train_trajectory_critic(train_buffer.trajectories(), trajectory_critic_epochs))
-            metrics.update(self.trainer.train_step_critic(train_buffer, critic_epochs))
-            metrics.update(self.trainer.critic_accuracy(val_buffer))
-            kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=online)
-            if train_actor:
-                successes = [t for t in train_buffer.trajectories() if t.success and t.transitions]
-                metrics.update(self.trainer.train_actor(ReplayBuffer(train.capacity, kept), actor_epochs,
-                                                        entropy=entropy,
-                                                        anchor=ReplayBuffer(train.capacity, successes)))
-        metrics.update(kept_composition(kept))
-        return metrics
-
-    def train_causal(self, calls: int) -> dict[str, float]:
-        """CoSo's causal model on the buffer's actions, counting the calls (0 = still untrained)."""
-        metrics = self.trainer.train_causal([t.action for t in self.buffer.transitions()], calls)
-        self.state.causal_calls += calls
-        return metrics
 
     def online_iteration(self, iteration: int) -> dict[str, float]:
         """One DigiRL/CoSo online iteration."""
@@ -428,12 +371,9 @@ class TrainingRun:
             train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
             if cfg.use_causal:  # pretrained on the first data it sees (offline, or the first rollouts)
                 pretrain = cfg.causal.pretrain_calls if self.state.causal_calls == 0 else 0
-                metrics.update(self.train_causal(cfg.causal.calls_per_iteration + pretrain))
-            metrics.update(self.update(train_buffer, val_buffer, online=True,
-                                       train_actor=iteration >= train.warmup_iterations,
-                                       trajectory_critic_epochs=train.trajectory_critic_epochs,
-                                       critic_epochs=train.critic_epochs, actor_epochs=train.actor_epochs,
-                                       entropy=cfg.use_entropy))
+                metrics.update(train_causal(self.trainer, self.buffer, self.state,
+                                            cfg.causal.calls_per_iteration + pretrain))
+            metrics.update(online_round(self.trainer, cfg, train_buffer, val_buffer, iteration))
         metrics["buffer_size"] = len(self.buffer)
         metrics["env_steps"] = self.state.env_steps
         return metrics
