@@ -15,52 +15,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from coso import seeding
 from coso.config import RunConfig, validate_run_config
 from coso.data.dataset import save_trajectories
 from coso.env.demonstrator import ExpertPolicy, NoiseConfig
 from coso.env.factory import build_encoder, build_pool, load_tasks
-from coso.env.recording import EpisodeRecorder, NullRecorder
 from coso.env.task_generator import generate_tasks, sequential_tasks
 from coso.env.task_parser import load_task_file
 from coso.errors import ConfigError, UserInputError
 from coso.rollout import Agent, collect_trajectories
-from coso.stats import wilson_interval
-from coso.training.loop import FirstEpisodesRecorder, run_base, run_training, seed_everything
-from coso.training.run_logger import RunLogger, redact_secrets, write_resolved_config, write_summary
+from coso.training.evaluation import evaluate
+from coso.training.loop import run_base, run_training
+from coso.training.rollouts import Rollouts, checkpoint_agent, episode_recorder
+from coso.training.run_dir import open_logger, seed_everything, start_run_dir
+from coso.training.run_logger import write_summary
 
 
 def _start_run(config: RunConfig, resolved: dict[str, Any]) -> Path:
     """Create the run directory, write its resolved config and seed everything; return the directory."""
-    run_dir = Path(config.save_path)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_resolved_config(run_dir, resolved)
+    run_dir = start_run_dir(config, resolved)
     seed_everything(config.seed)
     return run_dir
-
-
-def _recorder(config: RunConfig, run_dir: Path):
-    if config.env.record_episodes > 0:
-        return FirstEpisodesRecorder(EpisodeRecorder(run_dir / "episodes"), config.env.record_episodes)
-    return NullRecorder()
-
-
-def _policy_agent(config: RunConfig, temperature: float) -> Agent:
-    """The policy of the checkpoint at load_path, as a rollout agent."""
-    from coso.agents.autoui import AutoUIAgent
-    from coso.training.checkpoint import read_checkpoint
-    from coso.training.components import load_models
-
-    if not config.load_path:
-        raise ConfigError("this run needs load_path=<a run directory or checkpoint> to take the policy from")
-    _, _, path = read_checkpoint(Path(config.load_path), required=("models",))
-    policy = load_models(path / "models").policy
-    policy.eval()
-    return AutoUIAgent(policy, temperature=temperature, max_new_tokens=config.agent.max_new_tokens,
-                       generator=torch.Generator().manual_seed(config.seed),
-                       constrained=config.agent.constrained_decoding, point_decimals=config.env.point_decimals)
 
 
 def _expert_agent(config: RunConfig, temperature: float) -> Agent:
@@ -78,7 +54,7 @@ def _cogagent(config: RunConfig, temperature: float) -> Agent:
 
 ROLLOUT_AGENTS: dict[str, Callable[[RunConfig, float], Agent]] = {
     "expert": _expert_agent,  # the scripted demonstrator
-    "model": _policy_agent,  # the AutoUI policy of the checkpoint at load_path
+    "model": checkpoint_agent,  # the AutoUI policy of the checkpoint at load_path
     "cogagent": _cogagent,  # a remote CogAgent endpoint
 }
 
@@ -115,7 +91,8 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
     with build_pool(config.env, config.seed) as pool:
         result = collect_trajectories(pool, agent, episode_tasks, encoder,
                                       seeds=seeding.COLLECT.seeds(config.seed, len(episode_tasks)),
-                                      gamma=config.algorithm.gamma, recorder=_recorder(config, run_dir),
+                                      gamma=config.algorithm.gamma,
+                                      recorder=episode_recorder(config, run_dir / "episodes"),
                                       progress=config.logging.progress)
     dataset = save_trajectories(result.trajectories, run_dir / "dataset", overwrite=True,
                                 source=f"collect policy={config.policy} noise={config.noise}")
@@ -145,21 +122,19 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
 
 
 def run_eval(config: RunConfig, resolved: dict[str, Any]) -> str:
-    """Score an agent (a checkpoint's policy by default) on the first N evaluation tasks (the test split)."""
+    """Score an agent (a checkpoint's policy by default) on the first N evaluation tasks (the test split), as a
+    training run's evaluations do (coso.training.evaluation): with the run's seed, a run's final checkpoint
+    scores what its final evaluation did."""
     started = time.perf_counter()
     run_dir = _start_run(config, resolved)
     agent = build_agent(config, config.agent.eval_temperature)
     _, eval_tasks = load_tasks(config)
     encoder = build_encoder(config.env)
-    logger = RunLogger(run_dir, redact_secrets(resolved), project=config.logging.project,
-                       run_name=f"{config.config_name}-seed{config.seed}", wandb_mode=config.logging.wandb_mode)
-    with build_pool(config.env, config.seed) as pool:
-        result = collect_trajectories(pool, agent, eval_tasks, encoder,
-                                      seeds=seeding.EVAL_ONLY.seeds(config.seed, len(eval_tasks)),
-                                      gamma=config.algorithm.gamma, recorder=_recorder(config, run_dir),
-                                      progress=config.logging.progress)
-    stats = result.stats
-    logger.log({"eval_success_rate": stats.success_rate, "env_steps": stats.env_steps}, step=0, phase="eval")
+    logger = open_logger(config, resolved, run_dir)
+    with Rollouts(config, encoder) as rollouts:
+        result = evaluate(config, rollouts, lambda: agent, eval_tasks, episode_recorder(config, run_dir / "episodes"))
+    env_steps = int(result.stats["env_steps"])
+    logger.log({"eval_success_rate": result.success_rate, "env_steps": env_steps}, step=0, phase="eval")
     logger.finish()
     summary = {
         "config_name": config.config_name,
@@ -167,13 +142,13 @@ def run_eval(config: RunConfig, resolved: dict[str, Any]) -> str:
         "policy": config.policy,
         "load_path": config.load_path,
         "seed": config.seed,
-        "eval_success_rate": {"eval": stats.success_rate},
-        "eval_success_ci95": {"eval": [round(bound, 4) for bound in wilson_interval(stats.successes, stats.episodes)]},
+        "eval_success_rate": {"eval": result.success_rate},
+        "eval_success_ci95": {"eval": [round(bound, 4) for bound in result.ci95]},
         "eval_task_file": config.eval_task_file,
-        "episodes": stats.episodes,
-        "env_steps": stats.env_steps,
-        "env_failures": stats.env_failures,
-        "invalid_actions": stats.invalid_actions,
+        "episodes": result.episodes,
+        "env_steps": env_steps,
+        "env_failures": int(result.stats["env_failures"]),
+        "invalid_actions": int(result.stats["invalid_actions"]),
         "wall_seconds": {"eval": round(time.perf_counter() - started, 2)},
     }
     return write_summary(run_dir, summary)
