@@ -32,8 +32,9 @@ SCALES = sorted(path.stem for path in (Path(CONFIG_DIR) / "scale").glob("*.yaml"
 GROUPS = {group: sorted(path.stem for path in (Path(CONFIG_DIR) / group).glob("*.yaml"))
           for group in ("env", "agent", "algorithm")}
 CHOICES = list(choice_fields())
-# the SFT base key of the default run config (coso_off2on, scale cpu) before closed choices became Enums
-DEFAULT_BASE_KEY = "69d766be1ecc"
+# the SFT base key of the default run config (coso_off2on, scale cpu): 69d766be1ecc before closed choices became
+# Enums and after; 0a63e0a835fa since agent.require_typed_text joined the key (5585ed3)
+DEFAULT_BASE_KEY = "0a63e0a835fa"
 
 
 # --------------------------------------------------------------------------------------------- closed choices
