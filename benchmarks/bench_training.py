@@ -36,7 +36,6 @@ from coso.env.factory import build_encoder, build_pool
 from coso.env.task_generator import generate_tasks
 from coso.rollout import collect_trajectories
 from coso.training.components import build_models
-from coso.training.entropy import build_entropy_bonus
 from coso.training.trainer import Trainer
 from coso.atomic import atomic_write_text
 
@@ -52,9 +51,7 @@ def _config(overrides: list[str]):
 def _trainer(config, use_entropy: bool, use_causal: bool) -> Trainer:
     config.use_entropy, config.use_causal = use_entropy, use_causal
     models = build_models(config)
-    trainer = Trainer(models, config, Accelerator(cpu=True), None, torch.Generator().manual_seed(0))
-    trainer.bonus = build_entropy_bonus(config, trainer.unwrapped, models.policy.tokenizer)
-    return trainer
+    return Trainer(models, config, Accelerator(cpu=True), torch.Generator().manual_seed(0))
 
 
 def _time_interleaved(functions: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:

@@ -15,56 +15,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+from coso import seeding
 from coso.config import RunConfig, validate_run_config
 from coso.data.dataset import save_trajectories
 from coso.env.demonstrator import ExpertPolicy, NoiseConfig
 from coso.env.factory import build_encoder, build_pool, load_tasks
-from coso.env.recording import EpisodeRecorder, NullRecorder
 from coso.env.task_generator import generate_tasks, sequential_tasks
 from coso.env.task_parser import load_task_file
 from coso.errors import ConfigError, UserInputError
 from coso.rollout import Agent, collect_trajectories
-from coso.stats import wilson_interval
-from coso.training.loop import FirstEpisodesRecorder, run_base, run_training, seed_everything
-from coso.training.run_logger import RunLogger, redact_secrets, write_resolved_config, write_summary
-
-COLLECT_TASK_SEED = 0
-COLLECT_SEED_BASE = 3_000_000
-EVAL_ONLY_SEED_BASE = 10_000_000  # the same evaluation seeds as training's eval phases
+from coso.training.evaluation import evaluate
+from coso.training.loop import run_base, run_training
+from coso.training.rollouts import Rollouts, checkpoint_agent, episode_recorder
+from coso.training.run_dir import open_logger, seed_everything, start_run_dir
+from coso.training.run_logger import write_summary
 
 
 def _start_run(config: RunConfig, resolved: dict[str, Any]) -> Path:
     """Create the run directory, write its resolved config and seed everything; return the directory."""
-    run_dir = Path(config.save_path)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_resolved_config(run_dir, resolved)
+    run_dir = start_run_dir(config, resolved)
     seed_everything(config.seed)
     return run_dir
-
-
-def _recorder(config: RunConfig, run_dir: Path):
-    if config.env.record_episodes > 0:
-        return FirstEpisodesRecorder(EpisodeRecorder(run_dir / "episodes"), config.env.record_episodes)
-    return NullRecorder()
-
-
-def _policy_agent(config: RunConfig, temperature: float) -> Agent:
-    """The policy of the checkpoint at load_path, as a rollout agent."""
-    from coso.agents.autoui import AutoUIAgent
-    from coso.training.checkpoint import read_checkpoint
-    from coso.training.components import load_models
-
-    if not config.load_path:
-        raise ConfigError("this run needs load_path=<a run directory or checkpoint> to take the policy from")
-    _, _, path = read_checkpoint(Path(config.load_path), required=("models",))
-    policy = load_models(path / "models").policy
-    policy.eval()
-    return AutoUIAgent(policy, temperature=temperature, max_new_tokens=config.agent.max_new_tokens,
-                       generator=torch.Generator().manual_seed(config.seed),
-                       constrained=config.agent.constrained_decoding, point_decimals=config.env.point_decimals,
-                       require_typed_text=config.agent.require_typed_text)
 
 
 def _expert_agent(config: RunConfig, temperature: float) -> Agent:
@@ -82,7 +54,7 @@ def _cogagent(config: RunConfig, temperature: float) -> Agent:
 
 ROLLOUT_AGENTS: dict[str, Callable[[RunConfig, float], Agent]] = {
     "expert": _expert_agent,  # the scripted demonstrator
-    "model": _policy_agent,  # the AutoUI policy of the checkpoint at load_path
+    "model": checkpoint_agent,  # the AutoUI policy of the checkpoint at load_path
     "cogagent": _cogagent,  # a remote CogAgent endpoint
 }
 
@@ -108,7 +80,7 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
         if not tasks:
             raise ConfigError(f"task_file={config.task_file} has no task that parses")
     else:
-        tasks = generate_tasks(config.episodes or 64, COLLECT_TASK_SEED + config.seed, config.env.task_set)
+        tasks = generate_tasks(config.episodes or 64, seeding.train_task_seed(config.seed), config.env.task_set)
         tasks_total = len(tasks)
     episodes = config.episodes if config.episodes is not None else len(tasks)
     if episodes < 1:
@@ -117,8 +89,10 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
     agent = build_agent(config, config.agent.temperature)
     encoder = build_encoder(config.env)
     with build_pool(config.env, config.seed) as pool:
-        result = collect_trajectories(pool, agent, episode_tasks, encoder, seeds=COLLECT_SEED_BASE + config.seed,
-                                      gamma=config.algorithm.gamma, recorder=_recorder(config, run_dir),
+        result = collect_trajectories(pool, agent, episode_tasks, encoder,
+                                      seeds=seeding.COLLECT.seeds(config.seed, len(episode_tasks)),
+                                      gamma=config.algorithm.gamma,
+                                      recorder=episode_recorder(config, run_dir / "episodes"),
                                       progress=config.logging.progress)
     dataset = save_trajectories(result.trajectories, run_dir / "dataset", overwrite=True,
                                 source=f"collect policy={config.policy} noise={config.noise}")
@@ -148,20 +122,19 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
 
 
 def run_eval(config: RunConfig, resolved: dict[str, Any]) -> str:
-    """Score an agent (a checkpoint's policy by default) on the first N evaluation tasks (the test split)."""
+    """Score an agent (a checkpoint's policy by default) on the first N evaluation tasks (the test split), as a
+    training run's evaluations do (coso.training.evaluation): with the run's seed, a run's final checkpoint
+    scores what its final evaluation did."""
     started = time.perf_counter()
     run_dir = _start_run(config, resolved)
     agent = build_agent(config, config.agent.eval_temperature)
     _, eval_tasks = load_tasks(config)
     encoder = build_encoder(config.env)
-    logger = RunLogger(run_dir, redact_secrets(resolved), project=config.logging.project,
-                       run_name=f"{config.config_name}-seed{config.seed}", wandb_mode=config.logging.wandb_mode)
-    with build_pool(config.env, config.seed) as pool:
-        result = collect_trajectories(pool, agent, eval_tasks, encoder, seeds=EVAL_ONLY_SEED_BASE,
-                                      gamma=config.algorithm.gamma, recorder=_recorder(config, run_dir),
-                                      progress=config.logging.progress)
-    stats = result.stats
-    logger.log({"eval_success_rate": stats.success_rate, "env_steps": stats.env_steps}, step=0, phase="eval")
+    logger = open_logger(config, resolved, run_dir)
+    with Rollouts(config, encoder) as rollouts:
+        result = evaluate(config, rollouts, lambda: agent, eval_tasks, episode_recorder(config, run_dir / "episodes"))
+    env_steps = int(result.stats["env_steps"])
+    logger.log({"eval_success_rate": result.success_rate, "env_steps": env_steps}, step=0, phase="eval")
     logger.finish()
     summary = {
         "config_name": config.config_name,
@@ -169,13 +142,13 @@ def run_eval(config: RunConfig, resolved: dict[str, Any]) -> str:
         "policy": config.policy,
         "load_path": config.load_path,
         "seed": config.seed,
-        "eval_success_rate": {"eval": stats.success_rate},
-        "eval_success_ci95": {"eval": [round(bound, 4) for bound in wilson_interval(stats.successes, stats.episodes)]},
+        "eval_success_rate": {"eval": result.success_rate},
+        "eval_success_ci95": {"eval": [round(bound, 4) for bound in result.ci95]},
         "eval_task_file": config.eval_task_file,
-        "episodes": stats.episodes,
-        "env_steps": stats.env_steps,
-        "env_failures": stats.env_failures,
-        "invalid_actions": stats.invalid_actions,
+        "episodes": result.episodes,
+        "env_steps": env_steps,
+        "env_failures": int(result.stats["env_failures"]),
+        "invalid_actions": int(result.stats["invalid_actions"]),
         "wall_seconds": {"eval": round(time.perf_counter() - started, 2)},
     }
     return write_summary(run_dir, summary)
@@ -231,6 +204,23 @@ def _check_inputs(config: RunConfig) -> None:
         check_model_settings(config)
 
 
+def _check_seed_streams(config: RunConfig) -> None:
+    """The run seeds and episode counts fit the seed streams (coso.seeding), before anything runs."""
+    seeding.check_run_seed(config.seed)
+    train = config.train
+    if config.run in ("train", "base"):
+        if train.sft_cache_dir:
+            seeding.check_run_seed(train.sft_seed, "train.sft_seed")
+        seeding.check_episode_count(seeding.ROLLOUT, train.online_iterations * train.rollout_size,
+                                    "train.online_iterations x train.rollout_size")
+        seeding.check_episode_count(seeding.OFFLINE, train.offline_episodes, "train.offline_episodes")
+        seeding.check_episode_count(seeding.SFT, train.sft_episodes, "train.sft_episodes")
+    if config.run in ("train", "base", "eval"):
+        seeding.check_episode_count(seeding.EVAL, train.eval_episodes, "train.eval_episodes")
+    if config.run == "collect" and config.episodes is not None:
+        seeding.check_episode_count(seeding.COLLECT, config.episodes, "episodes")
+
+
 @contextmanager
 def _removed_on_user_error(path: Path) -> Iterator[None]:
     """Remove what a run created under ``path`` (when it did not exist before) if a user mistake stops it."""
@@ -248,6 +238,7 @@ def execute(config: RunConfig, resolved: dict[str, Any]) -> str:
     validate_run_config(config)
     if config.run not in RUN_KINDS:
         raise ConfigError(f"run={config.run!r} is not one of {sorted(RUN_KINDS)}")
+    _check_seed_streams(config)
     _check_inputs(config)
     with _removed_on_user_error(Path(config.save_path)):
         _check_save_path(config)

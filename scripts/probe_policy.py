@@ -38,11 +38,11 @@ from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.env.tasks import Task
 from coso.models.constrained import AutoUIGrammar
 from coso.rollout import collect_trajectories
+from coso.seeding import EVAL
 from coso.stats import wilson_interval
 from coso.training.checkpoint import read_checkpoint
 from coso.training.components import load_models
 
-EVAL_SEED_BASE = 10_000_000  # the training run's evaluation seeds
 FIELD_NAMES = {0: "literal", 1: "plan", 2: "literal", 3: "action_type", 4: "literal", 5: "touch_y", 6: "literal",
                7: "touch_x", 8: "literal", 9: "lift_y", 10: "literal", 11: "lift_x", 12: "literal",
                13: "typed_text", 14: "eos"}
@@ -222,8 +222,8 @@ def probe(run_dir: Path, episodes: int, temperatures: Sequence[float], constrain
                                     point_decimals=config.env.point_decimals,
                                     require_typed_text=constrained and config.agent.require_typed_text)
                 comparing = ComparingAgent(agent, ExpertPolicy(point_decimals=config.env.point_decimals))
-                rollout = collect_trajectories(pool, comparing, tasks, encoder, seeds=EVAL_SEED_BASE, gamma=0.5,
-                                               progress=False)
+                rollout = collect_trajectories(pool, comparing, tasks, encoder, gamma=0.5, progress=False,
+                                               seeds=EVAL.seeds(config.seed, len(tasks)))
                 successes = sum(t.success for t in rollout.trajectories)
                 steps = [tr for t in rollout.trajectories for tr in t.transitions]
                 reasons = collections.Counter(_reason_bucket(parse_action(tr.action).reason)

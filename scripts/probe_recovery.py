@@ -22,9 +22,9 @@ import torch
 from coso.agents.autoui import AutoUIAgent
 from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.rollout import collect_trajectories
+from coso.seeding import EVAL
 from coso.training.checkpoint import read_checkpoint
 from coso.training.components import load_models
-from coso.training.loop import EVAL_SEED_BASE
 
 
 def recovery(run_dir: Path, episodes: int, samples: int, temperature: float | None) -> dict:
@@ -48,7 +48,8 @@ def recovery(run_dir: Path, episodes: int, samples: int, temperature: float | No
                             generator=torch.Generator().manual_seed(seed),
                             constrained=config.agent.constrained_decoding, point_decimals=config.env.point_decimals,
                             require_typed_text=config.agent.require_typed_text)
-        rollout = collect_trajectories(pool, agent, tasks, encoder, seeds=EVAL_SEED_BASE, gamma=0.5, progress=False)
+        rollout = collect_trajectories(pool, agent, tasks, encoder, seeds=EVAL.seeds(config.seed, len(tasks)),
+                                       gamma=0.5, progress=False)
         return [bool(t.success) for t in rollout.trajectories]
 
     with build_pool(config.env, config.seed) as pool:

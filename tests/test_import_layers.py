@@ -14,7 +14,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / "coso"
 LAYERS: dict[str, int] = {
     "coso.errors": 0,
     "coso.actions": 1, "coso.atomic": 1, "coso.config": 1, "coso.config_mapping": 1, "coso.registry": 1,
-    "coso.retry": 1, "coso.stats": 1, "coso.threads": 1,
+    "coso.retry": 1, "coso.seeding": 1, "coso.stats": 1, "coso.threads": 1,
     "coso.algorithms": 2,
     "coso.data": 3, "coso.env": 3, "coso.models": 3,  # peers: none imports another
     "coso.agents": 4, "coso.rollout": 4,

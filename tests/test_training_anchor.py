@@ -18,7 +18,6 @@ from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.errors import ConfigError
 from coso.rollout import collect_trajectories
 from coso.training.components import build_models
-from coso.training.entropy import build_entropy_bonus
 from coso.training.trainer import Trainer
 from tiny_run import TINY
 
@@ -46,9 +45,7 @@ def _anchor_nll_after(anchor_coeff: float, demonstrations, steps: int = 30) -> t
     config = _config(anchor_coeff)
     torch.manual_seed(0)
     models = build_models(config)
-    trainer = Trainer(models, config, Accelerator(cpu=True), build_entropy_bonus(config, lambda: models,
-                                                                                  models.policy.tokenizer),
-                      torch.Generator().manual_seed(0))
+    trainer = Trainer(models, config, Accelerator(cpu=True), torch.Generator().manual_seed(0))
     kept, anchor = copy.deepcopy(demonstrations[0]), copy.deepcopy(demonstrations[1])
     metrics = trainer.train_actor(ReplayBuffer(1000, [kept]), steps, entropy=False,
                                   anchor=ReplayBuffer(1000, [anchor]))

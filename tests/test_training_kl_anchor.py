@@ -21,7 +21,6 @@ from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.errors import ConfigError
 from coso.rollout import collect_trajectories
 from coso.training.components import build_models
-from coso.training.entropy import build_entropy_bonus
 from coso.training.trainer import Trainer
 
 
@@ -78,9 +77,7 @@ def _kl_after(kl_coeff: float, demonstrations, steps: int = 30) -> tuple[float, 
     torch.manual_seed(0)
     models = build_models(config)
     reference = copy.deepcopy(models.policy).eval().requires_grad_(False)
-    trainer = Trainer(models, config, Accelerator(cpu=True), build_entropy_bonus(config, lambda: models,
-                                                                                  models.policy.tokenizer),
-                      torch.Generator().manual_seed(0))
+    trainer = Trainer(models, config, Accelerator(cpu=True), torch.Generator().manual_seed(0))
     kept, other = copy.deepcopy(demonstrations[0]), copy.deepcopy(demonstrations[1])
     metrics = trainer.train_actor(ReplayBuffer(1000, [kept]), steps, entropy=False, reference=reference,
                                   kl_source=ReplayBuffer(1000, [kept, other]))

@@ -48,10 +48,11 @@ def run_script(args: list[str], timeout: float = 300) -> subprocess.CompletedPro
 
 @pytest.fixture(scope="module")
 def coso_run(tmp_path_factory) -> tuple[Path, dict]:
-    """One tiny CoSo off2on run shared by the tests below."""
+    """One tiny CoSo off2on run shared by the tests below (evaluations sample, so eval_only must reproduce the
+    sampling of the final evaluation too)."""
     run_dir = tmp_path_factory.mktemp("coso_off2on")
     summary = run_in_process("coso_off2on", TINY + [f"save_path={run_dir}", "causal.heatmap_every=1",
-                                                    "train.sft_steps=2"])
+                                                    "train.sft_steps=2", "agent.eval_temperature=1.0"])
     return run_dir, summary
 
 
@@ -94,6 +95,20 @@ def test_eval_only_scores_the_checkpoint_on_the_first_tasks(coso_run, tmp_path) 
     summary = run_in_process("eval_only", TINY + [f"load_path={run_dir}", f"save_path={tmp_path}"])
     assert summary["run"] == "eval" and summary["episodes"] == 2
     assert 0.0 <= summary["eval_success_rate"]["eval"] <= 1.0
+
+
+def test_eval_only_on_the_final_checkpoint_reproduces_the_final_evaluation(coso_run, tmp_path) -> None:
+    run_dir, summary = coso_run
+    evaluated = run_in_process("eval_only", TINY + [f"load_path={run_dir}", f"save_path={tmp_path}",
+                                                    "agent.eval_temperature=1.0"])
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    final = [record for record in records if record["phase"] == "eval_final"][-1]
+    assert evaluated["episodes"] == summary["eval_episodes"] == final["eval_episodes"]
+    assert evaluated["eval_success_rate"]["eval"] == summary["eval_success_rate"]["final"]
+    assert evaluated["eval_success_ci95"]["eval"] == summary["eval_success_ci95"]["final"]
+    # the same episodes, action for action: the steps they took and the invalid actions among them
+    assert evaluated["env_steps"] == final["eval_env_steps"]
+    assert evaluated["invalid_actions"] == final["eval_invalid_actions"]
 
 
 def test_eval_task_file_scores_held_out_wording_with_an_interval(coso_run, tmp_path) -> None:

@@ -14,9 +14,9 @@ from coso.env.task_generator import generate_tasks, sequential_tasks
 from coso.env.task_parser import load_task_file
 from coso.env.tasks import Task
 from coso.errors import ConfigError
+from coso.seeding import EVAL_TASK_SEED, train_task_seed
 
 EnvFactory = Callable[[int], PhoneEnv]
-EVAL_TASK_SEED_OFFSET = 1_000_003  # generated evaluation tasks use a disjoint seed stream from training tasks
 GENERATED_TRAIN_TASKS = 512
 
 
@@ -99,8 +99,8 @@ def load_tasks(config: RunConfig) -> tuple[list[Task], list[Task]]:
         train = _tasks_of_file(Path(config.task_file), "task_file", config.skip_bad_task_lines)
         evaluation = sequential_tasks(train, episodes)
     else:
-        train = generate_tasks(GENERATED_TRAIN_TASKS, config.seed, config.env.task_set)
-        evaluation = generate_tasks(episodes, EVAL_TASK_SEED_OFFSET, config.env.task_set)
+        train = generate_tasks(GENERATED_TRAIN_TASKS, train_task_seed(config.seed), config.env.task_set)
+        evaluation = generate_tasks(episodes, EVAL_TASK_SEED, config.env.task_set)  # the same for every run seed
     if config.eval_task_file:
         evaluation = sequential_tasks(
             _tasks_of_file(Path(config.eval_task_file), "eval_task_file", config.skip_bad_task_lines), episodes

@@ -183,6 +183,57 @@ def key_text(source: dict[str, Any]) -> str:
     return "".join(presses)
 
 
+def type_keys(device: Device, text: str) -> None:
+    """Type ``text`` on ``device``: WebDriver's Enter / Return press Enter, its other special keys are ignored."""
+    chunk = ""
+    for char in text:
+        if char in KEY_ENTER:
+            if chunk:
+                device.type_text(chunk)
+                chunk = ""
+            device.press_enter()
+        elif not "\ue000" <= char <= "\uf8ff":  # other WebDriver special keys are ignored
+            chunk += char
+    if chunk:
+        device.type_text(chunk)
+
+
+def perform_input_sources(device: Device, sources: list[Any]) -> None:
+    """Run W3C input sources on ``device``: pointer gestures become taps and swipes, key presses typed text."""
+    width, height = device.window_size()
+    for source in sources:
+        kind = source.get("type") if isinstance(source, dict) else None
+        if kind == "pointer":
+            for gesture in pointer_gestures(source):
+                x0, y0 = pixel_to_fraction(gesture.start[0], width), pixel_to_fraction(gesture.start[1], height)
+                if gesture.is_tap:
+                    device.tap(x0, y0)
+                else:
+                    x1, y1 = pixel_to_fraction(gesture.end[0], width), pixel_to_fraction(gesture.end[1], height)
+                    device.swipe(x0, y0, x1, y1)
+        elif kind == "key":
+            type_keys(device, key_text(source))
+        elif kind not in ("none", "wheel"):
+            raise W3CError("invalid argument", f"input source type {kind!r} is not supported")
+
+
+def requested_capabilities(payload: dict[str, Any]) -> dict[str, Any]:
+    """The capabilities a new-session request asks for (alwaysMatch merged with the first firstMatch), checked
+    to name an Android platform."""
+    requested = payload.get("capabilities", {})
+    if not isinstance(requested, dict):
+        raise W3CError("invalid argument", "'capabilities' must be an object")
+    always = requested.get("alwaysMatch", {})
+    first = requested.get("firstMatch", [{}])
+    if not isinstance(always, dict) or not isinstance(first, list) or not all(isinstance(f, dict) for f in first):
+        raise W3CError("invalid argument", "'alwaysMatch' must be an object and 'firstMatch' a list of objects")
+    merged = {**always, **(first[0] if first else {})}
+    platform = str(merged.get("platformName", "Android"))
+    if platform.lower() != "android":
+        raise W3CError("session not created", f"platformName {platform!r}: this server is an Android phone")
+    return merged
+
+
 @dataclass
 class _Session:
     session_id: str
@@ -359,17 +410,7 @@ class SimWebDriverServer:
         return {"ready": True, "message": "coso simulated phone", "build": {"version": "coso-sim"}}
 
     def _new_session(self, session: _Session | None, payload: dict, params: dict) -> Any:
-        requested = payload.get("capabilities", {})
-        if not isinstance(requested, dict):
-            raise W3CError("invalid argument", "'capabilities' must be an object")
-        always = requested.get("alwaysMatch", {})
-        first = requested.get("firstMatch", [{}])
-        if not isinstance(always, dict) or not isinstance(first, list) or not all(isinstance(f, dict) for f in first):
-            raise W3CError("invalid argument", "'alwaysMatch' must be an object and 'firstMatch' a list of objects")
-        merged = {**always, **(first[0] if first else {})}
-        platform = str(merged.get("platformName", "Android"))
-        if platform.lower() != "android":
-            raise W3CError("session not created", f"platformName {platform!r}: this server is an Android phone")
+        merged = requested_capabilities(payload)
         if self._session is not None and not self.session_override:
             raise W3CError("session not created", "a session is already open on this phone")
         width, height = self.device.window_size()
@@ -396,35 +437,8 @@ class SimWebDriverServer:
         sources = payload.get("actions")
         if not isinstance(sources, list):
             raise W3CError("invalid argument", "POST /actions needs an 'actions' list of input sources")
-        width, height = self.device.window_size()
-        for source in sources:
-            kind = source.get("type") if isinstance(source, dict) else None
-            if kind == "pointer":
-                for gesture in pointer_gestures(source):
-                    x0, y0 = pixel_to_fraction(gesture.start[0], width), pixel_to_fraction(gesture.start[1], height)
-                    if gesture.is_tap:
-                        self.device.tap(x0, y0)
-                    else:
-                        x1, y1 = pixel_to_fraction(gesture.end[0], width), pixel_to_fraction(gesture.end[1], height)
-                        self.device.swipe(x0, y0, x1, y1)
-            elif kind == "key":
-                self._type_keys(key_text(source))
-            elif kind not in ("none", "wheel"):
-                raise W3CError("invalid argument", f"input source type {kind!r} is not supported")
+        perform_input_sources(self.device, sources)
         return None
-
-    def _type_keys(self, text: str) -> None:
-        chunk = ""
-        for char in text:
-            if char in KEY_ENTER:
-                if chunk:
-                    self.device.type_text(chunk)
-                    chunk = ""
-                self.device.press_enter()
-            elif not "\ue000" <= char <= "\uf8ff":  # other WebDriver special keys are ignored
-                chunk += char
-        if chunk:
-            self.device.type_text(chunk)
 
     def _release_actions(self, session: _Session | None, payload: dict, params: dict) -> Any:
         return None
@@ -457,7 +471,7 @@ class SimWebDriverServer:
             text = "".join(str(v) for v in value) if isinstance(value, list) else None
         if text is None:
             raise W3CError("invalid argument", "element value needs 'text' (a string) or 'value' (a list)")
-        self._type_keys(text)
+        type_keys(self.device, text)
         return None
 
     # -- mobile: commands ----------------------------------------------------------------------------

@@ -457,6 +457,27 @@ def evaluation_mode(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
+def _check_batch(config: AutoUIConfig, prompts: Sequence[str], image_features: torch.Tensor) -> None:
+    """Clear errors for a prompt/feature mismatch, the most common wiring mistake."""
+    expected = config.num_screens * config.image_feature_dim
+    if image_features.dim() != 2 or image_features.shape[1] != expected:
+        raise ConfigError(
+            f"AutoUIPolicy: image_features has shape {tuple(image_features.shape)}, expected [B, {expected}] "
+            f"({config.num_screens} screens x image_feature_dim={config.image_feature_dim}); "
+            "set the agent's image_feature_dim to the image encoder's feature_dim"
+        )
+    if image_features.shape[0] != len(prompts):
+        raise ValueError(f"AutoUIPolicy: {len(prompts)} prompts but {image_features.shape[0]} image feature rows")
+
+
+def _grammar_masked(logits: torch.Tensor, constraint: GrammarConstraint, states: list) -> torch.Tensor:
+    """``logits`` [B, V] with every token the grammar forbids in each row's state set to -inf."""
+    allowed = constraint.mask(states).to(logits.device)
+    if allowed.shape[1] < logits.shape[-1]:  # model rows past the tokenizer are never written
+        allowed = F.pad(allowed, (0, logits.shape[-1] - allowed.shape[1]), value=False)
+    return logits.masked_fill(~allowed, float("-inf"))
+
+
 class AutoUIPolicy(nn.Module):
     """AutoUI: T5 with gated image fusion; writes AutoUI-grammar actions from (prompt, stacked screen features)."""
 
@@ -561,18 +582,6 @@ class AutoUIPolicy(nn.Module):
 
     # ------------------------------------------------------------------------------------------ encoding
 
-    def _check_batch(self, prompts: Sequence[str], image_features: torch.Tensor) -> None:
-        """Clear errors for a prompt/feature mismatch, the most common wiring mistake."""
-        expected = self.config.num_screens * self.config.image_feature_dim
-        if image_features.dim() != 2 or image_features.shape[1] != expected:
-            raise ConfigError(
-                f"AutoUIPolicy: image_features has shape {tuple(image_features.shape)}, expected [B, {expected}] "
-                f"({self.config.num_screens} screens x image_feature_dim={self.config.image_feature_dim}); "
-                "set the agent's image_feature_dim to the image encoder's feature_dim"
-            )
-        if image_features.shape[0] != len(prompts):
-            raise ValueError(f"AutoUIPolicy: {len(prompts)} prompts but {image_features.shape[0]} image feature rows")
-
     def tokenize_prompts(self, prompts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Prompt token ids and mask on the model's device; a literal trailing ``</s>`` is not doubled."""
         eos = self.tokenizer.eos_token
@@ -594,7 +603,7 @@ class AutoUIPolicy(nn.Module):
 
     def _fuse_tokens(self, prompts: Sequence[str], image_features: torch.Tensor
                      ) -> tuple[FusionOutputs, dict[str, torch.Tensor]]:
-        self._check_batch(prompts, image_features)
+        _check_batch(self.config, prompts, image_features)
         tokens = self.tokenize_prompts(prompts)
         text_states = self.t5.get_encoder()(**tokens).last_hidden_state
         return self.fusion(text_states, image_features.to(self.device)), tokens
@@ -657,10 +666,7 @@ class AutoUIPolicy(nn.Module):
                 if self.copy is not None:  # log-probabilities are logits of the same distribution
                     logits = self.next_token_log_probs(step.logits, encoded, next_input, written=context)[:, -1, :]
                 if constraint is not None:
-                    allowed = constraint.mask(states).to(logits.device)
-                    if allowed.shape[1] < logits.shape[-1]:  # model rows past the tokenizer are never written
-                        allowed = F.pad(allowed, (0, logits.shape[-1] - allowed.shape[1]), value=False)
-                    logits = logits.masked_fill(~allowed, float("-inf"))
+                    logits = _grammar_masked(logits, constraint, states)
                 token = choose(logits, temperature, generator)
                 token = torch.where(finished, torch.full_like(token, pad_id), token)
                 written.append(token)

@@ -1,17 +1,28 @@
-"""Counting what a data-collection phase (the SFT demonstrations, the offline dataset) really yielded.
+"""Data-collection phases (the SFT demonstrations, the offline dataset) and counting what they really yielded.
 
-Episodes that a failed or hung device ended are counted in the metrics and in summary.json, not only in the
-pool's warnings on stderr, and a phase whose usable episodes fall below ``train.min_usable_fraction`` of
-those requested stops the run with InsufficientDataError instead of training on a handful of transitions.
+A phase's episodes are saved in the run directory under its name and reused when the run resumes. Episodes
+that a failed or hung device ended are counted in the metrics and in summary.json, not only in the pool's
+warnings on stderr, and a phase whose usable episodes fall below ``train.min_usable_fraction`` of those
+requested stops the run with InsufficientDataError instead of training on a handful of transitions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+from coso.config import RunConfig
+from coso.data.dataset import load_trajectories, save_trajectories
 from coso.data.trajectory import Trajectory
+from coso.env.demonstrator import ExpertPolicy, NoiseConfig
+from coso.env.tasks import Task
 from coso.errors import ConfigError, InsufficientDataError
+from coso.rollout import Agent
+from coso.seeding import OFFLINE, SeedStream
+from coso.training.rollouts import Rollouts
+from coso.training.run_logger import RunLogger
 
 
 @dataclass(frozen=True)
@@ -67,3 +78,70 @@ def check_collection(report: CollectionReport, min_usable_fraction: float) -> Co
             "env.sim.faults) or lower train.min_usable_fraction"
         )
     return report
+
+
+class DataCollector:
+    """Collects a phase's episodes on the training tasks (or reloads them from the run directory), counts them
+    in the metrics and in ``reports``, and stops the run when too few are usable."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, tasks: Sequence[Task], rollouts: Rollouts,
+                 logger: RunLogger, is_main: bool) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.tasks = tasks
+        self.rollouts = rollouts
+        self.logger = logger
+        self.is_main = is_main
+        self.reports: dict[str, CollectionReport] = {}
+
+    def offline_data(self, policy: Callable[[], Agent], step: int) -> list[Trajectory]:
+        """The offline dataset: the given one, the warm-started ``policy``'s own rollouts, or demonstrator
+        rollouts with noise (saved in the run directory for reuse)."""
+        if self.config.offline_data:
+            return load_trajectories(self.config.offline_data)
+        train = self.config.train
+        if train.offline_source == "policy":
+            return self.policy_rollouts("offline_data", train.offline_episodes, OFFLINE, policy, step)
+        return self.demonstrations("offline_data", train.offline_episodes, train.offline_noise, OFFLINE, step)
+
+    def policy_rollouts(self, name: str, episodes: int, stream: SeedStream, policy: Callable[[], Agent],
+                        step: int) -> list[Trajectory]:
+        """Rollouts of ``policy`` (at the rollout temperature) on training tasks, saved as ``name``."""
+        cached = self.run_dir / name
+        if cached.is_dir():
+            return self._counted(name, episodes, load_trajectories(cached), step)
+        trajectories, _ = self.rollouts(policy, self._draw_tasks(stream, episodes),
+                                        stream.seeds(self.config.seed, episodes))
+        self._counted(name, episodes, trajectories, step)  # before saving: a failed collection is redone next time
+        if self.is_main:
+            save_trajectories(trajectories, cached, source="policy",
+                              extra={"temperature": self.config.agent.temperature})
+        return trajectories
+
+    def demonstrations(self, name: str, episodes: int, noise: float, stream: SeedStream,
+                       step: int) -> list[Trajectory]:
+        """Demonstrator rollouts on training tasks, saved in the run directory as ``name`` for reuse."""
+        cached = self.run_dir / name
+        if cached.is_dir():
+            return self._counted(name, episodes, load_trajectories(cached), step)
+        tasks = self._draw_tasks(stream, episodes)
+        expert = ExpertPolicy(NoiseConfig.from_level(noise), seed=stream.first(self.config.seed),
+                              point_decimals=self.config.env.point_decimals)
+        trajectories, _ = self.rollouts(lambda: expert, tasks, stream.seeds(self.config.seed, episodes))
+        self._counted(name, episodes, trajectories, step)  # before saving: a failed collection is redone next time
+        if self.is_main:
+            save_trajectories(trajectories, cached, source="demonstrator", extra={"noise": noise})
+        return trajectories
+
+    def _draw_tasks(self, stream: SeedStream, episodes: int) -> list[Task]:
+        """The phase's tasks, drawn with the stream's first seed."""
+        rng = random.Random(stream.first(self.config.seed))
+        return [rng.choice(self.tasks) for _ in range(episodes)]
+
+    def _counted(self, name: str, requested: int, trajectories: list[Trajectory], step: int) -> list[Trajectory]:
+        """Count the phase's episodes and failed ones in metrics and summary; stop when too few are usable."""
+        report = CollectionReport.of(name, requested, trajectories)
+        self.reports[name] = report
+        self.logger.log(report.metrics(), step=step, phase=name)
+        check_collection(report, self.config.train.min_usable_fraction)
+        return trajectories

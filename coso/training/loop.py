@@ -1,10 +1,15 @@
-"""The training run: offline, online and off2on phases, evaluation, checkpoints and resume.
+"""The training run: a training config's phase sequence, from fresh or resumed state to summary.json.
 
-Offline (DigiRL): trajectory critic -> step critic -> actor on the top trajectories of a dataset.
-Online iteration: rollout -> buffer -> (CoSo: causal model) -> trajectory critic -> step critic -> actor.
-A checkpoint is written after the offline phase and every ``save_freq`` online iterations; rerunning the
-same command resumes from it. Rollouts and evaluation run on the main process; with several processes
+Phases, each followed by its evaluation: the initial evaluation; the SFT warm start (a checkpoint after it);
+the offline phase (trajectory critic -> step critic -> actor on the curriculum's top trajectories of a
+dataset; a checkpoint); the online iterations (rollout -> buffer -> (CoSo: causal model) -> trajectory critic
+-> step critic -> actor; a checkpoint every ``save_freq``); the final evaluation. Rerunning the same command
+resumes from the last checkpoint. Rollouts and evaluation run on the main process; with several processes
 (torchrun + accelerate) trajectories are broadcast and the updates are data-parallel.
+
+The pieces: resume.py (where a run starts), collection.py (the data-collection phases), updates.py (one
+round of updates), evaluation.py (every evaluation, also eval_only's), rollouts.py (the pool and the policy
+agent), run_dir.py (the run directory and its logger) and coso/seeding.py (every seed).
 """
 
 from __future__ import annotations
@@ -13,120 +18,41 @@ import copy
 import dataclasses
 import random
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import broadcast_object_list
 
-from coso.agents.autoui import AutoUIAgent
 from coso.config import RunConfig
 from coso.data.buffer import ReplayBuffer
-from coso.data.dataset import load_trajectories, read_manifest, save_trajectories
-from coso.data.trajectory import Trajectory
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig
-from coso.env.factory import build_encoder, build_pool, load_tasks
-from coso.env.recording import EpisodeRecorder, NullRecorder
-from coso.env.tasks import Task
+from coso.data.dataset import read_manifest
+from coso.env.factory import build_encoder, load_tasks
 from coso.errors import ConfigError
 from coso.models.autoui import AutoUIPolicy
-from coso.rollout import collect_trajectories
-from coso.stats import wilson_interval
-from coso.training.checkpoint import (
-    TrainingState,
-    has_checkpoint,
-    load_tensors_state,
-    read_checkpoint,
-    restore_rng_state,
-    save_tensors_state,
-    write_checkpoint,
-)
-from coso.training.collection import CollectionReport, check_collection
-from coso.training.components import build_models, load_models, save_models
+from coso.rollout import Agent
+from coso.seeding import ROLLOUT, SFT, batch_seed, iteration_task_seed, process_seed
+from coso.training.checkpoint import has_checkpoint, save_tensors_state, write_checkpoint
+from coso.training.collection import DataCollector
+from coso.training.components import save_models
 from coso.training.curriculum import latest_failed_tasks, rollout_tasks
-from coso.training.entropy import build_entropy_bonus
+from coso.training.evaluation import evaluate, evaluation_agent
 from coso.training.heatmap import TokenHeatmapWriter
-from coso.training.run_logger import (
-    RunLogger,
-    atomic_write_text,
-    redact_secrets,
-    write_resolved_config,
-    write_summary,
-)
+from coso.training.resume import REFERENCE_POLICY_DIR, start_or_resume
+from coso.training.rollouts import Rollouts, episode_recorder, policy_agent
+from coso.training.run_dir import PhaseTimer, open_logger, seed_everything, start_run_dir
+from coso.training.run_logger import write_summary
 from coso.training.sft_base import ensure_sft_base, sft_base_path, uses_sft_base
-from coso.training.trainer import Models, Trainer
+from coso.training.summary import training_summary
+from coso.training.trainer import Trainer
+from coso.training.updates import offline_round, online_round, train_causal
 
+# the words this module acts on (coso.config's Enums offer exactly these; tests/test_config_checks.py)
 TRAIN_MODES = ("offline", "online", "off2on", "sft")
 OFFLINE_SOURCES = ("demonstrator", "policy")
 ALGORITHMS = ("digirl", "filteredbc", "coso")
-EVAL_SEED_BASE = 10_000_000
-ROLLOUT_SEED_BASE = 1_000_000
-OFFLINE_SEED_BASE = 2_000_000
-SFT_SEED_BASE = 3_000_000
-REFERENCE_POLICY_DIR = "reference_policy"  # the KL anchor's frozen policy inside a checkpoint
-
-
-def algorithm_label(config: RunConfig) -> str:
-    """What the run trains, in the reference's terms: digirl, entropy (naive), coso, or filteredbc."""
-    if config.algorithm.name == "filteredbc":
-        return "filteredbc"
-    if config.use_entropy:
-        return "coso" if config.use_causal else "entropy"
-    return "digirl"
-
-
-def kept_composition(kept: Sequence[Trajectory]) -> dict[str, float]:
-    """What the curriculum kept for the actor: trajectories, steps, and how many are successful / online."""
-    return {
-        "kept_trajectories": len(kept),
-        "kept_steps": sum(len(t) for t in kept),
-        "kept_successful": sum(int(t.success) for t in kept),
-        "kept_online": sum(int("online_iteration" in t.metadata) for t in kept),
-    }
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed python, numpy and torch; return a torch generator for batch sampling."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-class FirstEpisodesRecorder:
-    """Records only the first ``limit`` episodes of a rollout (GIFs are for looking, not for every episode)."""
-
-    def __init__(self, recorder: EpisodeRecorder, limit: int) -> None:
-        self.recorder = recorder
-        self.limit = limit
-        self.count = 0
-
-    def record(self, screens, actions, task, path):
-        """Pass the episode on while under the limit."""
-        if self.count >= self.limit:
-            return None
-        self.count += 1
-        return self.recorder.record(screens, actions, task, path)
-
-
-class PhaseTimer:
-    """Wall seconds per phase, accumulated across resumes."""
-
-    def __init__(self, totals: dict[str, float]) -> None:
-        self.totals = totals
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        """Time a block and add it to ``name``."""
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.totals[name] = self.totals.get(name, 0.0) + time.perf_counter() - started
 
 
 class TrainingRun:
@@ -138,357 +64,32 @@ class TrainingRun:
         if config.algorithm.name not in ALGORITHMS:
             raise ConfigError(f"algorithm.name={config.algorithm.name!r} is not one of {ALGORITHMS}")
         self.config = config
-        self.run_dir = Path(config.save_path)
         self.accelerator = Accelerator(cpu=not torch.cuda.is_available(),
                                        mixed_precision=config.train.mixed_precision)
         self.is_main = self.accelerator.is_main_process
-        self.generator = seed_everything(config.seed + 1000 * self.accelerator.process_index)
-        self.state = TrainingState()
-        self.timer = PhaseTimer(self.state.wall_seconds)
-        self.collections: dict[str, CollectionReport] = {}  # what each data-collection phase yielded
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if self.is_main:
-            write_resolved_config(self.run_dir, resolved)
-        self.logger = RunLogger(self.run_dir, redact_secrets(resolved), project=config.logging.project,
-                                run_name=f"{config.config_name}-seed{config.seed}",
-                                wandb_mode=config.logging.wandb_mode, enabled=self.is_main)
+        self.generator = seed_everything(process_seed(config.seed, self.accelerator.process_index))
+        self.run_dir = start_run_dir(config, resolved, is_main=self.is_main)
+        self.logger = open_logger(config, resolved, self.run_dir, enabled=self.is_main)
         if config.offline_data:
             read_manifest(config.offline_data)  # a wrong path fails now, not after the evaluation and SFT
         if config.train.offline_source not in OFFLINE_SOURCES:
             raise ConfigError(f"train.offline_source={config.train.offline_source!r} is not one of {OFFLINE_SOURCES}")
         self.train_tasks, self.eval_tasks = load_tasks(config)
-        self.encoder = build_encoder(config.env)
-        self.buffer = ReplayBuffer(config.train.capacity)
-        self.resumed = False
-        self.reference_policy: AutoUIPolicy | None = None  # the KL anchor's frozen warm start, taken lazily
-        models = self._initial_models()
-        self.trainer = Trainer(models, config, self.accelerator,
-                               build_entropy_bonus(config, self.trainer_models, models.policy.tokenizer),
-                               self.generator)
-        self.heatmaps = TokenHeatmapWriter(self.run_dir / "heatmaps", models.policy.tokenizer,
-                                           config.causal.heatmap_every if self.is_main else 0)
-        self.trainer.on_actor_batch = self.heatmaps.observe
-        if self.resumed:
-            self._restore_optimizers()
-            # last: building and loading the models and optimisers may draw from the RNGs (bit-exact resume)
-            restore_rng_state(self._rng_state, {"batches": self.generator})
-        self._pool = None
-
-    # ------------------------------------------------------------------------------------------ setup
-
-    def trainer_models(self) -> Models:
-        """The trainer's bare models (late-bound for the entropy bonus)."""
-        return self.trainer.unwrapped()
-
-    def _initial_models(self) -> Models:
-        """Resume from this run's checkpoint, start from load_path's, or build fresh networks."""
-        if has_checkpoint(self.run_dir):
-            state, rng, path = read_checkpoint(self.run_dir, required=("models", "buffer", "optimizers.pt"))
-            self.state = state
-            self.timer = PhaseTimer(self.state.wall_seconds)
-            self.buffer = ReplayBuffer.load(path / "buffer", capacity=self.config.train.capacity)
-            self._rng_state = rng  # restored at the end of __init__, once nothing else draws
-            self.resumed = True
-            self._checkpoint_path = path
-            self._truncate_metrics(state.metrics_lines)
-            if (path / REFERENCE_POLICY_DIR).is_dir():  # before the RNG restore: loading may draw from it
-                self.reference_policy = AutoUIPolicy.from_pretrained(path / REFERENCE_POLICY_DIR).to(
-                    self.accelerator.device).eval().requires_grad_(False)
-            return load_models(path / "models")
-        self._discard_stale_metrics()
-        if self.config.load_path:
-            state, _, path = read_checkpoint(Path(self.config.load_path), required=("models",))
-            self.state.causal_calls = state.causal_calls  # a DigiRL checkpoint's causal model is untrained
-            if self.config.train_mode == "off2on" and state.phase in ("offline_done", "online"):
-                self.state.phase = "offline_done"
-                self.state.eval_results = {k: v for k, v in state.eval_results.items()
-                                           if k in ("initial", "sft", "offline")}
-                self.state.eval_counts = {k: v for k, v in state.eval_counts.items() if k in self.state.eval_results}
-                if (path / "buffer").is_dir():
-                    self.buffer = ReplayBuffer.load(path / "buffer", capacity=self.config.train.capacity)
-            elif state.phase != "start":  # already warm-started: no second SFT
-                self.state.phase = "warm_started"
-                self.state.eval_results = {k: v for k, v in state.eval_results.items() if k in ("initial", "sft")}
-                self.state.eval_counts = {k: v for k, v in state.eval_counts.items() if k in self.state.eval_results}
-            return load_models(path / "models")
-        return build_models(self.config)
-
-    def _truncate_metrics(self, lines: int) -> None:
-        """Drop metrics logged after the checkpoint we resume from (they will be logged again)."""
-        path = self.run_dir / "metrics.jsonl"
-        if self.is_main and path.exists():
-            kept = path.read_text().splitlines()[:lines]
-            atomic_write_text(path, "".join(line + "\n" for line in kept))
-
-    def _discard_stale_metrics(self) -> None:
-        """A fresh start owns metrics.jsonl: drop lines of a run killed before its first checkpoint."""
-        path = self.run_dir / "metrics.jsonl"
-        if self.is_main and path.exists():
-            path.unlink()
-
-    def _restore_optimizers(self) -> None:
-        states = load_tensors_state(self._checkpoint_path / "optimizers.pt")
-        for name, optimizer in self.trainer.optimizers().items():
-            if name in states:
-                optimizer.load_state_dict(states[name])
-        self.trainer.actor_updates = self.state.actor_updates
-
-    @property
-    def pool(self):
-        """The environment pool, built on first use (main process only)."""
-        if self._pool is None:
-            self._pool = build_pool(self.config.env, self.config.seed)
-        return self._pool
-
-    # ------------------------------------------------------------------------------------------ rollouts
-
-    def _rollout(self, agent_factory, tasks: Sequence[Task], seed: int,
-                 recorder=None) -> tuple[list[Trajectory], dict[str, float]]:
-        """Run tasks on the main process and share the trajectories with every process."""
-        payload: list[Any] = [None]
-        if self.is_main:
-            result = collect_trajectories(self.pool, agent_factory(), tasks, self.encoder, seeds=seed,
-                                          gamma=self.config.algorithm.gamma, recorder=recorder,
-                                          progress=self.config.logging.progress)
-            payload = [(result.trajectories, result.stats.as_dict(prefix=""))]
-        if self.accelerator.num_processes > 1:
-            broadcast_object_list(payload)
-        trajectories, stats = payload[0]
-        return trajectories, {key: float(value) for key, value in stats.items() if isinstance(value, (int, float))}
-
-    def _model_agent(self, temperature: float) -> AutoUIAgent:
-        policy = self.trainer.unwrapped().policy
-        policy.eval()
-        return AutoUIAgent(policy, temperature=temperature, max_new_tokens=self.config.agent.max_new_tokens,
-                           generator=torch.Generator().manual_seed(self.config.seed + self.state.env_steps),
-                           constrained=self.config.agent.constrained_decoding,
-                           point_decimals=self.config.env.point_decimals,
-                           require_typed_text=self.config.agent.require_typed_text)
-
-    def evaluate(self, name: str) -> float:
-        """Success rate of the policy on the evaluation tasks (the first N, fixed seeds)."""
-        recorder = (FirstEpisodesRecorder(EpisodeRecorder(self.run_dir / "episodes" / name),
-                                          self.config.env.record_episodes)
-                    if self.config.env.record_episodes > 0 and self.is_main else NullRecorder())
-        with self.timer.phase(f"eval_{name}"):
-            trajectories, stats = self._rollout(lambda: self._model_agent(self.config.agent.eval_temperature),
-                                                self.eval_tasks, EVAL_SEED_BASE, recorder)
-        successes = sum(int(t.success) for t in trajectories)
-        success = successes / len(trajectories) if trajectories else 0.0
-        self.state.eval_results[name] = success
-        self.state.eval_counts[name] = [successes, len(trajectories)]
-        low, high = wilson_interval(successes, len(trajectories))
-        self.logger.log({"eval_success_rate": success, "eval_success_ci95_low": low, "eval_success_ci95_high": high,
-                         "env_steps": self.state.env_steps,
-                         **{f"eval_{k}": v for k, v in stats.items() if k != "success_rate"}},
-                        step=self.state.env_steps, phase=f"eval_{name}")
-        return success
-
-    # ------------------------------------------------------------------------------------------ phases
-
-    def offline_data(self) -> list[Trajectory]:
-        """The offline dataset: the given one, the warm-started policy's own rollouts, or demonstrator rollouts
-        with noise (saved in the run directory for reuse)."""
-        if self.config.offline_data:
-            return load_trajectories(self.config.offline_data)
-        train = self.config.train
-        if train.offline_source == "policy":
-            return self.policy_rollouts("offline_data", train.offline_episodes, OFFLINE_SEED_BASE)
-        return self.demonstrations("offline_data", train.offline_episodes, train.offline_noise, OFFLINE_SEED_BASE)
-
-    def policy_rollouts(self, name: str, episodes: int, seed_base: int) -> list[Trajectory]:
-        """Rollouts of the current policy at the rollout temperature on training tasks, saved as ``name``."""
-        cached = self.run_dir / name
-        if cached.is_dir():
-            return self._counted(name, episodes, load_trajectories(cached))
-        rng = random.Random(self.config.seed + seed_base)
-        tasks = [rng.choice(self.train_tasks) for _ in range(episodes)]
-        trajectories, _ = self._rollout(lambda: self._model_agent(self.config.agent.temperature), tasks,
-                                        seed_base + self.config.seed)
-        self._counted(name, episodes, trajectories)  # before saving: a failed collection is redone next time
-        if self.is_main:
-            save_trajectories(trajectories, cached, source="policy",
-                              extra={"temperature": self.config.agent.temperature})
-        return trajectories
-
-    def demonstrations(self, name: str, episodes: int, noise: float, seed_base: int) -> list[Trajectory]:
-        """Demonstrator rollouts on training tasks, saved in the run directory as ``name`` for reuse."""
-        cached = self.run_dir / name
-        if cached.is_dir():
-            return self._counted(name, episodes, load_trajectories(cached))
-        rng = random.Random(self.config.seed + seed_base)
-        tasks = [rng.choice(self.train_tasks) for _ in range(episodes)]
-        expert = ExpertPolicy(NoiseConfig.from_level(noise), seed=self.config.seed + seed_base,
-                              point_decimals=self.config.env.point_decimals)
-        trajectories, _ = self._rollout(lambda: expert, tasks, seed_base + self.config.seed)
-        self._counted(name, episodes, trajectories)  # before saving: a failed collection is redone next time
-        if self.is_main:
-            save_trajectories(trajectories, cached, source="demonstrator", extra={"noise": noise})
-        return trajectories
-
-    def _counted(self, name: str, requested: int, trajectories: list[Trajectory]) -> list[Trajectory]:
-        """Count the phase's episodes and failed ones in metrics and summary; stop when too few are usable."""
-        report = CollectionReport.of(name, requested, trajectories)
-        self.collections[name] = report
-        self.logger.log(report.metrics(), step=self.state.env_steps, phase=name)
-        check_collection(report, self.config.train.min_usable_fraction)
-        return trajectories
-
-    def sft_phase(self) -> None:
-        """Supervised warm start on the successful demonstrations: the built-in policy's stand-in for the
-        AutoUI-SFT checkpoint DigiRL starts from (DigiRL's step advantage rarely credits the early steps of
-        long episodes, so a policy from random weights would never learn them)."""
-        train = self.config.train
-        with self.timer.phase("sft"):
-            episodes = self.demonstrations("sft_data", train.sft_episodes, train.sft_noise, SFT_SEED_BASE)
-            demonstrations = [t for t in episodes if t.success and t.transitions]
-            buffer = ReplayBuffer(max(sum(len(t) for t in demonstrations), 1), demonstrations)
-            with self.trainer.policy_learning_rate(train.sft_lr or train.lm_lr):
-                metrics = self.trainer.train_filtered_bc(buffer, train.sft_steps, reduction="token_mean",
-                                                         name="SFT warm start", metric="sft_loss")
-        metrics["sft_demonstrations"] = len(demonstrations)
-        self.logger.log(metrics, step=self.state.env_steps, phase="sft")
-        self.evaluate("sft")
-
-    def offline_phase(self) -> None:
-        """DigiRL's offline phase (or Filtered BC's) on the offline dataset, then its evaluation."""
-        cfg = self.config
-        train = cfg.train
-        with self.timer.phase("offline"):
-            data = self.offline_data()
-            self.buffer.add(data)
-            self.state.episodes += len(data)
-            train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
-            metrics: dict[str, float] = {"offline_success_rate": float(np.mean([t.success for t in data]))}
-            if cfg.use_causal:
-                metrics.update(self.train_causal(cfg.causal.pretrain_calls))
-            metrics.update(self.update(train_buffer, val_buffer, online=False, train_actor=True,
-                                       trajectory_critic_epochs=train.offline_trajectory_critic_epochs,
-                                       critic_epochs=train.offline_critic_epochs,
-                                       actor_epochs=train.offline_actor_epochs,
-                                       entropy=cfg.use_entropy and cfg.causal.entropy_in_offline))
-            self.state.actor_updates = self.trainer.actor_updates
-        self.logger.log(metrics, step=self.state.env_steps, phase="offline")
-        self.evaluate("offline")
-        self.state.phase = "offline_done"
-        self.checkpoint()
-
-    def update(self, train_buffer: ReplayBuffer, val_buffer: ReplayBuffer, *, online: bool, train_actor: bool,
-               trajectory_critic_epochs: int, critic_epochs: int, actor_epochs: int,
-               entropy: bool) -> dict[str, float]:
-        """One round of updates: Filtered BC on the top trajectories, or DigiRL's trajectory critic, step
-        critic and actor on the trajectories its curriculum keeps (by reward offline, by surprise online)."""
-        train = self.config.train
-        metrics: dict[str, float] = {}
-        if self.config.algorithm.name == "filteredbc":
-            kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=False)
-            if train_actor:
-                metrics.update(self.trainer.train_filtered_bc(ReplayBuffer(train.capacity, kept), actor_epochs))
-        else:
-            metrics.update(self.trainer.train_trajectory_critic(train_buffer.trajectories(), trajectory_critic_epochs))
-            metrics.update(self.trainer.train_step_critic(train_buffer, critic_epochs))
-            metrics.update(self.trainer.critic_accuracy(val_buffer))
-            kept = self.trainer.filter_trajectories(train_buffer.trajectories(), online=online)
-            if train_actor:
-                successes = [t for t in train_buffer.trajectories() if t.success and t.transitions]
-                metrics.update(self.trainer.train_actor(ReplayBuffer(train.capacity, kept), actor_epochs,
-                                                        entropy=entropy,
-                                                        anchor=ReplayBuffer(train.capacity, successes),
-                                                        reference=self.kl_reference(), kl_source=train_buffer))
-        metrics.update(kept_composition(kept))
-        return metrics
-
-    def kl_reference(self) -> AutoUIPolicy | None:
-        """The KL anchor's reference: a frozen copy of the policy as the first RL update found it (the warm
-        start, or load_path's policy); None when algorithm.kl_anchor_coeff is 0."""
-        if self.config.algorithm.kl_anchor_coeff <= 0:
-            return None
-        if self.reference_policy is None:
-            self.reference_policy = copy.deepcopy(self.trainer.unwrapped().policy).eval().requires_grad_(False)
-        return self.reference_policy
-
-    def train_causal(self, calls: int) -> dict[str, float]:
-        """CoSo's causal model on the buffer's actions, counting the calls (0 = still untrained)."""
-        metrics = self.trainer.train_causal([t.action for t in self.buffer.transitions()], calls)
-        self.state.causal_calls += calls
-        return metrics
-
-    def online_iteration(self, iteration: int) -> dict[str, float]:
-        """One DigiRL/CoSo online iteration."""
-        cfg = self.config
-        train = cfg.train
-        rng = random.Random(cfg.seed * 100_003 + iteration)
-        # reseeded per iteration and process: a resumed run samples what an unbroken one does
-        self.generator.manual_seed((cfg.seed * 1_000_003 + iteration) * 64 + self.accelerator.process_index)
-        failing = latest_failed_tasks(self.buffer.trajectories(), self.train_tasks) if train.failed_task_replay else []
-        tasks = rollout_tasks(rng, self.train_tasks, train.rollout_size, failing, train.failed_task_replay)
-        with self.timer.phase("online_rollout"):
-            trajectories, stats = self._rollout(lambda: self._model_agent(cfg.agent.temperature), tasks,
-                                                ROLLOUT_SEED_BASE + cfg.seed * 10_000 + iteration * train.rollout_size)
-        self.state.env_steps += sum(len(t) for t in trajectories)
-        self.state.episodes += len(trajectories)
-        for trajectory in trajectories:  # the filter's metrics tell online from offline data by this tag
-            trajectory.metadata["online_iteration"] = iteration
-        self.buffer.add([t for t in trajectories if t.transitions])
-        metrics = {"success_rate": stats.get("success_rate", 0.0), **{f"rollout_{k}": v for k, v in stats.items()}}
-        if train.failed_task_replay:
-            metrics["failing_tasks"] = len(failing)
-        with self.timer.phase("online_update"):
-            train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
-            if cfg.use_causal:  # pretrained on the first data it sees (offline, or the first rollouts)
-                pretrain = cfg.causal.pretrain_calls if self.state.causal_calls == 0 else 0
-                metrics.update(self.train_causal(cfg.causal.calls_per_iteration + pretrain))
-            metrics.update(self.update(train_buffer, val_buffer, online=True,
-                                       train_actor=iteration >= train.warmup_iterations,
-                                       trajectory_critic_epochs=train.trajectory_critic_epochs,
-                                       critic_epochs=train.critic_epochs, actor_epochs=train.actor_epochs,
-                                       entropy=cfg.use_entropy))
-        metrics["buffer_size"] = len(self.buffer)
-        metrics["env_steps"] = self.state.env_steps
-        return metrics
-
-    def online_phase(self) -> None:
-        """Online iterations from where the run stands, checkpointing every save_freq."""
-        train = self.config.train
-        from tqdm.auto import tqdm
-
-        remaining = range(self.state.online_iteration, train.online_iterations)
-        bar = tqdm(remaining, desc="online iterations", unit="it", initial=self.state.online_iteration,
-                   total=train.online_iterations, disable=not (self.is_main and self.config.logging.progress))
-        for iteration in bar:
-            metrics = self.online_iteration(iteration)
-            self.state.online_iteration = iteration + 1
-            self.state.phase = "online"
-            self.state.actor_updates = self.trainer.actor_updates
-            self.logger.log(metrics, step=self.state.env_steps, phase="online")
-            bar.set_postfix(success=f"{metrics['success_rate']:.2f}", buffer=len(self.buffer))
-            every = train.eval_every
-            name = f"iteration_{self.state.online_iteration}"
-            if every > 0 and self.state.online_iteration % every == 0 and name not in self.state.eval_results:
-                self.evaluate(name)
-            last = self.state.online_iteration == train.online_iterations
-            if self.state.online_iteration % max(train.save_freq, 1) == 0 or last:
-                self.checkpoint()
-
-    # ------------------------------------------------------------------------------------------ checkpoint
-
-    def checkpoint(self) -> None:
-        """Write the checkpoint atomically (main process) and wait for the others."""
-        self.state.actor_updates = self.trainer.actor_updates  # also the SFT warm start's updates
-        if self.is_main:
-            self.state.metrics_lines = self.logger.metrics_line_count()
-            models = self.trainer.unwrapped()
-            optimizer_states = {name: opt.state_dict() for name, opt in self.trainer.optimizers().items()}
-            write_checkpoint(self.run_dir, self.state, {
-                "models": lambda path: save_models(models, path),
-                "optimizers.pt": lambda path: save_tensors_state(optimizer_states, path),
-                "buffer": lambda path: self.buffer.save(path),
-                **({REFERENCE_POLICY_DIR: self.reference_policy.save_pretrained}
-                   if self.reference_policy is not None else {}),
-            }, generators={"batches": self.generator})
-        self.accelerator.wait_for_everyone()
-
-    # ------------------------------------------------------------------------------------------ run
+        self.rollouts = Rollouts(config, build_encoder(config.env), self.accelerator)
+        start = start_or_resume(config, self.run_dir, is_main=self.is_main)
+        self.state, self.buffer, self.resumed = start.state, start.buffer, start.resumed
+        # the KL anchor's frozen warm start: the checkpoint's, or taken when the actor first trains (kl_reference)
+        self.reference_policy: AutoUIPolicy | None = start.reference_policy
+        if self.reference_policy is not None:
+            self.reference_policy.to(self.accelerator.device)
+        self.timer = PhaseTimer(self.state.wall_seconds)
+        heatmaps = TokenHeatmapWriter(self.run_dir / "heatmaps", start.models.policy.tokenizer,
+                                      config.causal.heatmap_every if self.is_main else 0)
+        self.trainer = Trainer(start.models, config, self.accelerator, self.generator, observers=(heatmaps.observe,),
+                               optimizer_states=start.optimizer_states(), actor_updates=self.state.actor_updates)
+        start.restore_rng({"batches": self.generator})  # last: building the models and optimisers may draw
+        self.collector = DataCollector(config, self.run_dir, self.train_tasks, self.rollouts, self.logger,
+                                       self.is_main)
 
     def run(self) -> dict[str, Any]:
         """Train as the config says and return the summary."""
@@ -515,36 +116,159 @@ class TrainingRun:
                 if last in self.state.eval_counts:
                     self.state.eval_counts["final"] = list(self.state.eval_counts[last])
         finally:
-            if self._pool is not None:
-                self._pool.close()
+            self.rollouts.close()
         self.state.wall_seconds["total_this_process"] = time.perf_counter() - started
         self.logger.plot()
         self.logger.finish()
         return self.summary()
 
+    # ------------------------------------------------------------------------------------------ phases
+
+    def sft_phase(self) -> None:
+        """Supervised warm start on the successful demonstrations: the built-in policy's stand-in for the
+        AutoUI-SFT checkpoint DigiRL starts from (DigiRL's step advantage rarely credits the early steps of
+        long episodes, so a policy from random weights would never learn them)."""
+        train = self.config.train
+        with self.timer.phase("sft"):
+            episodes = self.collector.demonstrations("sft_data", train.sft_episodes, train.sft_noise, SFT,
+                                                     self.state.env_steps)
+            demonstrations = [t for t in episodes if t.success and t.transitions]
+            buffer = ReplayBuffer(max(sum(len(t) for t in demonstrations), 1), demonstrations)
+            with self.trainer.policy_learning_rate(train.sft_lr or train.lm_lr):
+                metrics = self.trainer.train_filtered_bc(buffer, train.sft_steps, reduction="token_mean",
+                                                         name="SFT warm start", metric="sft_loss")
+        metrics["sft_demonstrations"] = len(demonstrations)
+        self.logger.log(metrics, step=self.state.env_steps, phase="sft")
+        self.evaluate("sft")
+
+    def offline_phase(self) -> None:
+        """DigiRL's offline phase (or Filtered BC's) on the offline dataset, then its evaluation."""
+        cfg = self.config
+        with self.timer.phase("offline"):
+            data = self.collector.offline_data(self._policy(cfg.agent.temperature), self.state.env_steps)
+            self.buffer.add(data)
+            self.state.episodes += len(data)
+            train_buffer, val_buffer = self.buffer.train_val_split(cfg.train.train_fraction, self.generator)
+            metrics: dict[str, float] = {"offline_success_rate": float(np.mean([t.success for t in data]))}
+            if cfg.use_causal:
+                metrics.update(train_causal(self.trainer, self.buffer, self.state, cfg.causal.pretrain_calls))
+            metrics.update(offline_round(self.trainer, cfg, train_buffer, val_buffer, self.kl_reference))
+            self.state.actor_updates = self.trainer.actor_updates
+        self.logger.log(metrics, step=self.state.env_steps, phase="offline")
+        self.evaluate("offline")
+        self.state.phase = "offline_done"
+        self.checkpoint()
+
+    def online_phase(self) -> None:
+        """Online iterations from where the run stands, checkpointing every save_freq."""
+        train = self.config.train
+        from tqdm.auto import tqdm
+
+        remaining = range(self.state.online_iteration, train.online_iterations)
+        bar = tqdm(remaining, desc="online iterations", unit="it", initial=self.state.online_iteration,
+                   total=train.online_iterations, disable=not (self.is_main and self.config.logging.progress))
+        for iteration in bar:
+            metrics = self.online_iteration(iteration)
+            self.state.online_iteration = iteration + 1
+            self.state.phase = "online"
+            self.state.actor_updates = self.trainer.actor_updates
+            self.logger.log(metrics, step=self.state.env_steps, phase="online")
+            bar.set_postfix(success=f"{metrics['success_rate']:.2f}", buffer=len(self.buffer))
+            every = train.eval_every
+            name = f"iteration_{self.state.online_iteration}"
+            if every > 0 and self.state.online_iteration % every == 0 and name not in self.state.eval_results:
+                self.evaluate(name)
+            last = self.state.online_iteration == train.online_iterations
+            if self.state.online_iteration % max(train.save_freq, 1) == 0 or last:
+                self.checkpoint()
+
+    def online_iteration(self, iteration: int) -> dict[str, float]:
+        """One DigiRL/CoSo online iteration."""
+        cfg = self.config
+        train = cfg.train
+        rng = random.Random(iteration_task_seed(cfg.seed, iteration))
+        # reseeded per iteration and process: a resumed run samples what an unbroken one does
+        self.generator.manual_seed(batch_seed(cfg.seed, iteration, self.accelerator.process_index))
+        failing = latest_failed_tasks(self.buffer.trajectories(), self.train_tasks) if train.failed_task_replay else []
+        tasks = rollout_tasks(rng, self.train_tasks, train.rollout_size, failing, train.failed_task_replay)
+        with self.timer.phase("online_rollout"):
+            trajectories, stats = self.rollouts(self._policy(cfg.agent.temperature), tasks,
+                                                ROLLOUT.iteration_seeds(cfg.seed, iteration, train.rollout_size))
+        self.state.env_steps += sum(len(t) for t in trajectories)
+        self.state.episodes += len(trajectories)
+        for trajectory in trajectories:  # the filter's metrics tell online from offline data by this tag
+            trajectory.metadata["online_iteration"] = iteration
+        self.buffer.add([t for t in trajectories if t.transitions])
+        metrics = {"success_rate": stats.get("success_rate", 0.0), **{f"rollout_{k}": v for k, v in stats.items()}}
+        if train.failed_task_replay:
+            metrics["failing_tasks"] = len(failing)
+        with self.timer.phase("online_update"):
+            train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
+            if cfg.use_causal:  # pretrained on the first data it sees (offline, or the first rollouts)
+                pretrain = cfg.causal.pretrain_calls if self.state.causal_calls == 0 else 0
+                metrics.update(train_causal(self.trainer, self.buffer, self.state,
+                                            cfg.causal.calls_per_iteration + pretrain))
+            metrics.update(online_round(self.trainer, cfg, train_buffer, val_buffer, iteration, self.kl_reference))
+        metrics["buffer_size"] = len(self.buffer)
+        metrics["env_steps"] = self.state.env_steps
+        return metrics
+
+    # ---------------------------------------------------------------------- evaluation, checkpoint, summary
+
+    def evaluate(self, name: str) -> float:
+        """Success rate of the policy on the evaluation tasks (coso.training.evaluation), logged as ``eval_<name>``."""
+        recorder = episode_recorder(self.config, self.run_dir / "episodes" / name, enabled=self.is_main)
+        with self.timer.phase(f"eval_{name}"):
+            result = evaluate(self.config, self.rollouts,
+                              lambda: evaluation_agent(self.trainer.unwrapped().policy, self.config,
+                                                       self.state.env_steps),
+                              self.eval_tasks, recorder)
+        self.state.eval_results[name] = result.success_rate
+        self.state.eval_counts[name] = [result.successes, result.episodes]
+        self.logger.log(result.metrics(self.state.env_steps), step=self.state.env_steps, phase=f"eval_{name}")
+        return result.success_rate
+
+    def checkpoint(self) -> None:
+        """Write the checkpoint atomically (main process) and wait for the others."""
+        self.state.actor_updates = self.trainer.actor_updates  # also the SFT warm start's updates
+        if self.is_main:
+            self.state.metrics_lines = self.logger.metrics_line_count()
+            models = self.trainer.unwrapped()
+            optimizer_states = {name: opt.state_dict() for name, opt in self.trainer.optimizers().items()}
+            write_checkpoint(self.run_dir, self.state, {
+                "models": lambda path: save_models(models, path),
+                "optimizers.pt": lambda path: save_tensors_state(optimizer_states, path),
+                "buffer": lambda path: self.buffer.save(path),
+                **({REFERENCE_POLICY_DIR: self.reference_policy.save_pretrained}
+                   if self.reference_policy is not None else {}),
+            }, generators={"batches": self.generator})
+        self.accelerator.wait_for_everyone()
+
     def summary(self) -> dict[str, Any]:
         """summary.json's content."""
-        cfg = self.config
-        return {
-            "config_name": cfg.config_name,
-            "algorithm": algorithm_label(cfg),
-            "train_mode": cfg.train_mode,
-            "seed": cfg.seed,
-            "scale": cfg.scale_name,
-            "env_steps": self.state.env_steps,
-            "episodes": self.state.episodes,
-            "online_iterations": self.state.online_iteration,
-            "actor_updates": self.state.actor_updates,
-            "buffer_size": len(self.buffer),
-            "data_collection": {name: report.summary() for name, report in self.collections.items()},
-            "eval_success_rate": dict(self.state.eval_results),
-            "eval_success_ci95": {name: [round(bound, 4) for bound in wilson_interval(*counts)]
-                                  for name, counts in self.state.eval_counts.items()},
-            "eval_episodes": len(self.eval_tasks),
-            "wall_seconds": {k: round(v, 2) for k, v in self.state.wall_seconds.items()},
-            "resumed": self.resumed,
-            "save_path": str(self.run_dir),
-        }
+        return training_summary(self.config, self.state, buffer_size=len(self.buffer), collections=self.collections,
+                                eval_episodes=len(self.eval_tasks), resumed=self.resumed, run_dir=self.run_dir)
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    @property
+    def collections(self):
+        """What each data-collection phase yielded (CollectionReport by phase name)."""
+        return self.collector.reports
+
+    def kl_reference(self) -> AutoUIPolicy | None:
+        """The KL anchor's reference: a frozen copy of the policy as the first RL update found it (the warm
+        start, or load_path's policy); None when algorithm.kl_anchor_coeff is 0."""
+        if self.config.algorithm.kl_anchor_coeff <= 0:
+            return None
+        if self.reference_policy is None:
+            self.reference_policy = copy.deepcopy(self.trainer.unwrapped().policy).eval().requires_grad_(False)
+        return self.reference_policy
+
+    def _policy(self, temperature: float) -> Callable[[], Agent]:
+        """The current policy as a rollout agent, built when the rollout starts (main process)."""
+        return lambda: policy_agent(self.trainer.unwrapped().policy, self.config, temperature=temperature,
+                                    env_steps=self.state.env_steps)
 
 
 def train_and_summarise(config: RunConfig, resolved: dict[str, Any], extra: dict[str, Any] | None = None

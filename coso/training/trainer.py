@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +21,6 @@ from coso.algorithms.digirl import (
     DIGIRL_PROB_CLAMP,
     NO_PROB_CLAMP,
     actor_loss,
-    offline_trajectory_filter,
-    online_trajectory_filter,
     step_advantage,
     step_critic_loss,
     trajectory_critic_loss,
@@ -36,7 +34,7 @@ from coso.errors import ConfigError, TrainingError
 from coso.models.autoui import AutoUIPolicy
 from coso.models.causal import ActionTypeClassifier, action_type_labels
 from coso.models.critics import StepCritic, TrajectoryCritic
-from coso.training.entropy import EntropyBonus
+from coso.training.entropy import EntropyBonus, build_entropy_bonus
 
 
 @dataclass
@@ -49,6 +47,9 @@ class Models:
     causal: ActionTypeClassifier
 
 
+BatchObserver = Callable[[TransitionBatch, "torch.Tensor | None"], None]  # (actor batch, its bonus weights)
+
+
 def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else 0.0
 
@@ -56,12 +57,15 @@ def _mean(values: Sequence[float]) -> float:
 class Trainer:
     """DigiRL / Filtered BC / CoSo updates over replay buffers, with accelerate."""
 
-    def __init__(self, models: Models, config: RunConfig, accelerator: Accelerator, bonus: EntropyBonus,
-                 generator: torch.Generator) -> None:
+    def __init__(self, models: Models, config: RunConfig, accelerator: Accelerator, generator: torch.Generator, *,
+                 observers: Sequence[BatchObserver] = (), optimizer_states: Mapping[str, dict] | None = None,
+                 actor_updates: int = 0) -> None:
+        """``observers`` see every actor batch with its entropy-bonus weights (e.g. the causal-weight heatmaps);
+        ``optimizer_states`` and ``actor_updates`` come from the checkpoint a run resumes from."""
         self.config = config
         self.accelerator = accelerator
-        self.bonus = bonus
         self.generator = generator
+        self.observers = tuple(observers)
         train = config.train
         if not 0.0 <= train.lm_adam_beta2 < 1.0:
             raise ConfigError(f"train.lm_adam_beta2={train.lm_adam_beta2} must lie in [0, 1) (torch's default: 0.999)")
@@ -75,9 +79,12 @@ class Trainer:
         self.causal, self.causal_optimizer = accelerator.prepare(
             models.causal, torch.optim.AdamW(models.causal.parameters(), lr=config.causal.lr))
         self.prob_clamp = DIGIRL_PROB_CLAMP if config.algorithm.actor_prob_clamp else NO_PROB_CLAMP
-        self.actor_updates = 0
+        self.bonus: EntropyBonus = build_entropy_bonus(config, self.unwrapped, models.policy.tokenizer)
+        for name, optimizer in self.optimizers().items():
+            if optimizer_states is not None and name in optimizer_states:
+                optimizer.load_state_dict(optimizer_states[name])
+        self.actor_updates = actor_updates
         self.optimizer_steps = 0
-        self.on_actor_batch: Callable[[TransitionBatch, torch.Tensor | None], None] = lambda batch, weights: None
 
     # ------------------------------------------------------------------------------------------ plumbing
 
@@ -181,49 +188,6 @@ class Trainer:
                                  train.grad_accum_steps) for _ in self._steps(epochs, "step critic")]
         return {"critic_loss": _mean(losses)}
 
-    @torch.no_grad()
-    def critic_accuracy(self, buffer: ReplayBuffer) -> dict[str, float]:
-        """Validation accuracy of the step critic's success prediction (min of its heads > 0.5)."""
-        if len(buffer) == 0:
-            return {}
-        critic = self.accelerator.unwrap_model(self.step_critic)
-        critic.eval()
-        correct = 0
-        total = 0
-        for batch in buffer.iterate(64, shuffle=False):
-            batch = self._device_batch(batch)
-            predicted = critic.value(batch.prompts, batch.image_features) > 0.5
-            correct += int((predicted == (batch.mc_returns > 0)).sum())
-            total += len(batch)
-        return {"val_critic_accuracy": correct / max(total, 1)}
-
-    # ------------------------------------------------------------------------------------------ filters
-
-    @torch.no_grad()
-    def trajectory_values(self, trajectories: Sequence[Trajectory]) -> torch.Tensor:
-        """V_traj of each trajectory's first observation [N]."""
-        critic = self.accelerator.unwrap_model(self.trajectory_critic)
-        critic.eval()
-        values = []
-        for start in range(0, len(trajectories), 64):
-            chunk = trajectories[start:start + 64]
-            batch = collate_transitions([t.transitions[0] for t in chunk])
-            values.append(critic.value(batch.prompts, batch.image_features.to(self.accelerator.device)).cpu())
-        return torch.cat(values) if values else torch.zeros(0)
-
-    def filter_trajectories(self, trajectories: Sequence[Trajectory], online: bool) -> list[Trajectory]:
-        """DigiRL's curriculum: top fraction by reward - V_traj online, by reward offline."""
-        usable = [t for t in trajectories if t.transitions]
-        if not usable:
-            return []
-        rewards = torch.tensor([t.reward for t in usable], dtype=torch.float32)
-        fraction = self.config.algorithm.trajectory_filter_fraction
-        if online:
-            keep = online_trajectory_filter(rewards, self.trajectory_values(usable), fraction)
-        else:
-            keep = offline_trajectory_filter(rewards, fraction)
-        return [t for t, kept in zip(usable, keep.tolist()) if kept]
-
     # ------------------------------------------------------------------------------------------ actor
 
     def train_actor(self, buffer: ReplayBuffer, epochs: int, *, entropy: bool,
@@ -261,7 +225,8 @@ class Trainer:
                 loss = soft_actor_loss(loss, bonus.entropy, self.bonus.alpha)
                 for key, value in bonus.metrics.items():
                     metrics.setdefault(key, []).append(value)
-                self.on_actor_batch(batch, bonus.weights)
+                for observe in self.observers:
+                    observe(batch, bonus.weights)
             if len(anchor):
                 anchor_loss = self._bc_nll(anchor, "token_mean")
                 metrics.setdefault("bc_anchor_loss", []).append(float(anchor_loss.detach()))

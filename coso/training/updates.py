@@ -1,0 +1,132 @@
+"""One round of updates of a training phase, and the reads of the critics it needs.
+
+Filtered BC trains the actor on the top trajectories; DigiRL (and CoSo) train the trajectory critic and the
+step critic, then the actor on the trajectories its curriculum keeps (by reward offline, by reward minus
+V_traj online), anchored to the successes (algorithm.bc_anchor_coeff) and to a frozen reference policy
+(algorithm.kl_anchor_coeff). The Trainer does the optimiser steps; this module decides what each round trains on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from coso.algorithms.digirl import offline_trajectory_filter, online_trajectory_filter
+from coso.config import RunConfig
+from coso.data.buffer import ReplayBuffer, collate_transitions
+from coso.data.trajectory import Trajectory
+from coso.models.critics import StepCritic, TrajectoryCritic
+from coso.training.checkpoint import TrainingState
+from coso.training.trainer import Trainer
+
+# the KL anchor's reference policy, asked for when a round first trains the actor (None: no KL anchor)
+ReferenceSource = Callable[[], "torch.nn.Module | None"]
+
+
+def kept_composition(kept: Sequence[Trajectory]) -> dict[str, float]:
+    """What the curriculum kept for the actor: trajectories, steps, and how many are successful / online."""
+    return {
+        "kept_trajectories": len(kept),
+        "kept_steps": sum(len(t) for t in kept),
+        "kept_successful": sum(int(t.success) for t in kept),
+        "kept_online": sum(int("online_iteration" in t.metadata) for t in kept),
+    }
+
+
+@torch.no_grad()
+def critic_accuracy(critic: StepCritic, buffer: ReplayBuffer, device: torch.device) -> dict[str, float]:
+    """Validation accuracy of the step critic's success prediction (min of its heads > 0.5)."""
+    if len(buffer) == 0:
+        return {}
+    critic.eval()
+    correct = 0
+    total = 0
+    for batch in buffer.iterate(64, shuffle=False):
+        batch = batch.to(device)
+        predicted = critic.value(batch.prompts, batch.image_features) > 0.5
+        correct += int((predicted == (batch.mc_returns > 0)).sum())
+        total += len(batch)
+    return {"val_critic_accuracy": correct / max(total, 1)}
+
+
+@torch.no_grad()
+def trajectory_values(critic: TrajectoryCritic, trajectories: Sequence[Trajectory],
+                      device: torch.device) -> torch.Tensor:
+    """V_traj of each trajectory's first observation [N]."""
+    critic.eval()
+    values = []
+    for start in range(0, len(trajectories), 64):
+        chunk = trajectories[start:start + 64]
+        batch = collate_transitions([t.transitions[0] for t in chunk])
+        values.append(critic.value(batch.prompts, batch.image_features.to(device)).cpu())
+    return torch.cat(values) if values else torch.zeros(0)
+
+
+def filter_trajectories(trainer: Trainer, trajectories: Sequence[Trajectory], online: bool) -> list[Trajectory]:
+    """DigiRL's curriculum: top fraction by reward - V_traj online, by reward offline."""
+    usable = [t for t in trajectories if t.transitions]
+    if not usable:
+        return []
+    rewards = torch.tensor([t.reward for t in usable], dtype=torch.float32)
+    fraction = trainer.config.algorithm.trajectory_filter_fraction
+    if online:
+        values = trajectory_values(trainer.unwrapped().trajectory_critic, usable, trainer.accelerator.device)
+        keep = online_trajectory_filter(rewards, values, fraction)
+    else:
+        keep = offline_trajectory_filter(rewards, fraction)
+    return [t for t, kept in zip(usable, keep.tolist()) if kept]
+
+
+def update_round(trainer: Trainer, config: RunConfig, train_buffer: ReplayBuffer, val_buffer: ReplayBuffer, *,
+                 online: bool, train_actor: bool, trajectory_critic_epochs: int, critic_epochs: int,
+                 actor_epochs: int, entropy: bool, reference: ReferenceSource | None = None) -> dict[str, float]:
+    """One round of updates: Filtered BC on the top trajectories, or DigiRL's trajectory critic, step
+    critic and actor on the trajectories its curriculum keeps (by reward offline, by surprise online); the
+    actor's KL anchor reads ``reference()`` on batches of the training buffer."""
+    train = config.train
+    metrics: dict[str, float] = {}
+    if config.algorithm.name == "filteredbc":
+        kept = filter_trajectories(trainer, train_buffer.trajectories(), online=False)
+        if train_actor:
+            metrics.update(trainer.train_filtered_bc(ReplayBuffer(train.capacity, kept), actor_epochs))
+    else:
+        metrics.update(trainer.train_trajectory_critic(train_buffer.trajectories(), trajectory_critic_epochs))
+        metrics.update(trainer.train_step_critic(train_buffer, critic_epochs))
+        metrics.update(critic_accuracy(trainer.unwrapped().step_critic, val_buffer, trainer.accelerator.device))
+        kept = filter_trajectories(trainer, train_buffer.trajectories(), online=online)
+        if train_actor:
+            successes = [t for t in train_buffer.trajectories() if t.success and t.transitions]
+            metrics.update(trainer.train_actor(ReplayBuffer(train.capacity, kept), actor_epochs, entropy=entropy,
+                                               anchor=ReplayBuffer(train.capacity, successes),
+                                               reference=reference() if reference is not None else None,
+                                               kl_source=train_buffer))
+    metrics.update(kept_composition(kept))
+    return metrics
+
+
+def offline_round(trainer: Trainer, config: RunConfig, train_buffer: ReplayBuffer, val_buffer: ReplayBuffer,
+                  reference: ReferenceSource | None = None) -> dict[str, float]:
+    """The offline phase's round, with its own epochs (the entropy bonus only if causal.entropy_in_offline)."""
+    train = config.train
+    return update_round(trainer, config, train_buffer, val_buffer, online=False, train_actor=True,
+                        trajectory_critic_epochs=train.offline_trajectory_critic_epochs,
+                        critic_epochs=train.offline_critic_epochs, actor_epochs=train.offline_actor_epochs,
+                        entropy=config.use_entropy and config.causal.entropy_in_offline, reference=reference)
+
+
+def online_round(trainer: Trainer, config: RunConfig, train_buffer: ReplayBuffer, val_buffer: ReplayBuffer,
+                 iteration: int, reference: ReferenceSource | None = None) -> dict[str, float]:
+    """An online iteration's round: the actor trains from ``train.warmup_iterations`` on."""
+    train = config.train
+    return update_round(trainer, config, train_buffer, val_buffer, online=True,
+                        train_actor=iteration >= train.warmup_iterations,
+                        trajectory_critic_epochs=train.trajectory_critic_epochs, critic_epochs=train.critic_epochs,
+                        actor_epochs=train.actor_epochs, entropy=config.use_entropy, reference=reference)
+
+
+def train_causal(trainer: Trainer, buffer: ReplayBuffer, state: TrainingState, calls: int) -> dict[str, float]:
+    """CoSo's causal model on the buffer's actions, counting the calls in ``state`` (0 = still untrained)."""
+    metrics = trainer.train_causal([t.action for t in buffer.transitions()], calls)
+    state.causal_calls += calls
+    return metrics
