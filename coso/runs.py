@@ -26,9 +26,9 @@ from coso.env.task_parser import load_task_file
 from coso.errors import ConfigError, UserInputError
 from coso.rollout import Agent, collect_trajectories
 from coso.training.evaluation import evaluate
-from coso.training.loop import run_base, run_training
 from coso.training.rollouts import Rollouts, checkpoint_agent, episode_recorder
 from coso.training.run_dir import open_logger, seed_everything, start_run_dir
+from coso.training.run_kinds import run_base, run_training
 from coso.training.run_logger import write_summary
 
 

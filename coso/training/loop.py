@@ -9,17 +9,16 @@ resumes from the last checkpoint. Rollouts and evaluation run on the main proces
 
 The pieces: resume.py (where a run starts), collection.py (the data-collection phases), updates.py (one
 round of updates), evaluation.py (every evaluation, also eval_only's), rollouts.py (the pool and the policy
-agent), run_dir.py (the run directory and its logger) and coso/seeding.py (every seed).
+agent), run_dir.py (the run directory and its logger), run_kinds.py (the `train` and `base` run kinds) and
+coso/seeding.py (every seed).
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,7 @@ from coso.errors import ConfigError
 from coso.models.autoui import AutoUIPolicy
 from coso.rollout import Agent
 from coso.seeding import ROLLOUT, SFT, batch_seed, iteration_task_seed, process_seed
-from coso.training.checkpoint import has_checkpoint, save_tensors_state, write_checkpoint
+from coso.training.checkpoint import save_tensors_state, write_checkpoint
 from coso.training.collection import DataCollector
 from coso.training.components import save_models
 from coso.training.curriculum import latest_failed_tasks, rollout_tasks
@@ -43,8 +42,6 @@ from coso.training.heatmap import TokenHeatmapWriter
 from coso.training.resume import REFERENCE_POLICY_DIR, start_or_resume
 from coso.training.rollouts import Rollouts, episode_recorder, policy_agent
 from coso.training.run_dir import PhaseTimer, open_logger, seed_everything, start_run_dir
-from coso.training.run_logger import write_summary
-from coso.training.sft_base import ensure_sft_base, sft_base_path, uses_sft_base
 from coso.training.summary import training_summary
 from coso.training.trainer import Trainer
 from coso.training.updates import offline_round, online_round, train_causal
@@ -269,42 +266,3 @@ class TrainingRun:
         """The current policy as a rollout agent, built when the rollout starts (main process)."""
         return lambda: policy_agent(self.trainer.unwrapped().policy, self.config, temperature=temperature,
                                     env_steps=self.state.env_steps)
-
-
-def train_and_summarise(config: RunConfig, resolved: dict[str, Any], extra: dict[str, Any] | None = None
-                        ) -> tuple[dict[str, Any], str]:
-    """Run one training config to its end; write summary.json (main process) and return it and its line."""
-    run = TrainingRun(config, resolved)
-    summary = dict(run.run(), **(extra or {}))
-    line = write_summary(run.run_dir, summary) if run.is_main else ""
-    return summary, line
-
-
-def run_training(config: RunConfig, resolved: dict[str, Any]) -> str:
-    """The `train` run kind: returns summary.json's line.
-
-    With an SFT base cache (``train.sft_cache_dir``) the run starts from the cached base like ``load_path``,
-    building the base first when no run with the same base key has (see coso.training.sft_base).
-    """
-    extra: dict[str, Any] = {}
-    if uses_sft_base(config):
-        if has_checkpoint(Path(config.save_path)):  # resuming: the base was already loaded
-            base_report: dict[str, Any] = {"path": str(sft_base_path(config)), "built_this_run": False}
-        else:
-            base_report = ensure_sft_base(config, resolved, lambda c, r: train_and_summarise(c, r)[0]).report()
-        config = dataclasses.replace(config, load_path=str(sft_base_path(config)))
-        extra["sft_base"] = base_report
-    return train_and_summarise(config, resolved, extra)[1]
-
-
-def run_base(config: RunConfig, resolved: dict[str, Any]) -> str:
-    """The `base` run kind (``--config-name pretrain_base``): build or find the SFT base; its summary line."""
-    if not config.train.sft_cache_dir or config.train.sft_steps <= 0:
-        raise ConfigError("pretrain_base needs train.sft_cache_dir (a directory) and train.sft_steps > 0")
-    base = ensure_sft_base(config, resolved, lambda c, r: train_and_summarise(c, r)[0])
-    summary = {"config_name": config.config_name, "run": "base", "seed": config.seed, "sft_base": base.report(),
-               "eval_success_rate": base.summary.get("eval_success_rate", {}),
-               "eval_success_ci95": base.summary.get("eval_success_ci95", {})}
-    run_dir = Path(config.save_path)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return write_summary(run_dir, summary)
