@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import json
 import logging
 import math
@@ -49,6 +50,10 @@ from coso.models.tokenizer import (
 logger = logging.getLogger(__name__)
 
 FEED_FORWARD_KINDS = ("relu", "gated-gelu", "gelu", "gated-relu")
+# the KV cache's keyword in T5's forward and its output: ``cache`` from transformers 5.24 (``past_key_values`` is
+# deprecated there), ``past_key_values`` before
+T5_CACHE_ARGUMENT = "cache" if "cache" in inspect.signature(T5ForConditionalGeneration.forward).parameters \
+    else "past_key_values"
 
 
 @dataclass(frozen=True)
@@ -659,9 +664,9 @@ class AutoUIPolicy(nn.Module):
             for _ in range(max_new_tokens):
                 context = self.written_context(next_input, encoded, context)
                 step = self.t5(encoder_outputs=encoder_outputs, attention_mask=encoded.attention_mask,
-                               past_key_values=cache, use_cache=True,
+                               **{T5_CACHE_ARGUMENT: cache}, use_cache=True,
                                **self.decoder_inputs(next_input, encoded, context))
-                cache = step.past_key_values
+                cache = getattr(step, T5_CACHE_ARGUMENT)
                 logits = step.logits[:, -1, :]
                 if self.copy is not None:  # log-probabilities are logits of the same distribution
                     logits = self.next_token_log_probs(step.logits, encoded, next_input, written=context)[:, -1, :]
