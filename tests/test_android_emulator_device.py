@@ -18,7 +18,7 @@ from coso.env.android.emulator import EmulatorFleet
 from coso.env.android.emulator_device import EmulatorDevice, fleet_device_factory, AndroidSettings
 from coso.env.android.ports import PortAllocator
 from coso.env.sim import SimConfig, SimPhone
-from coso.env.webdriver_server import Fault, SimWebDriverServer
+from coso.fakes.webdriver_server import Fault, SimWebDriverServer
 from coso.errors import DeviceConnectionError
 
 from test_android_emulator import FakeAndroid, FakeClock, make_config

@@ -9,14 +9,13 @@ from pathlib import Path
 from coso.config import EnvConfig, RunConfig
 from coso.env.base import EpisodeConfig, PhoneEnv
 from coso.env.features import ImageEncoder, build_image_encoder
-from coso.env.pool import EnvPool
+from coso.env.pool import EnvFactory, EnvPool
 from coso.env.task_generator import generate_tasks, sequential_tasks
 from coso.env.task_parser import load_task_file
 from coso.env.tasks import Task
 from coso.errors import ConfigError
 from coso.seeding import EVAL_TASK_SEED, train_task_seed
 
-EnvFactory = Callable[[int], PhoneEnv]
 GENERATED_TRAIN_TASKS = 512
 
 

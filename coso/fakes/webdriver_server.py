@@ -47,7 +47,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from coso.env.base import Device
+from coso.env.base import Device, DeviceWrapper
 from coso.errors import ConfigError, DeviceError
 
 logger = logging.getLogger(__name__)
@@ -817,58 +817,24 @@ def _w3c(error: W3CError) -> tuple[int, dict[str, Any]]:
     return error.status, error.body()
 
 
-class ServedDevice:
+class ServedDevice(DeviceWrapper):
     """An ``AppiumDevice`` on a ``SimWebDriverServer`` plus the served phone's privileged state (experts, RuleJudge).
 
-    Every control and screenshot goes over the wire through appium-python-client; only
-    ``privileged_state`` reads the server-side phone directly, as the simulator's scripted expert needs.
+    Every control and screenshot goes over the wire through appium-python-client (W3C pointer actions, mobile:
+    pressKey); only ``privileged_state`` reads the server-side phone directly, as the simulator's scripted
+    expert needs. ``close`` ends the session; the server keeps running.
     """
 
     def __init__(self, server: SimWebDriverServer, timeouts: Any = None) -> None:
         from coso.env.android.appium_device import AppiumDevice
 
         self.server = server
-        self.remote = AppiumDevice(server.url, {"platformName": "Android"}, timeouts, reset_mode="sim_seed")
+        super().__init__(AppiumDevice(server.url, {"platformName": "Android"}, timeouts, reset_mode="sim_seed"))
 
-    def reset(self, seed: int) -> None:
-        """Seeded reset of the served phone, over the wire."""
-        self.remote.reset(seed)
-
-    def screenshot(self) -> Any:
-        """The served phone's screen, fetched as a PNG over the wire."""
-        return self.remote.screenshot()
-
-    def window_size(self) -> tuple[int, int]:
-        """Screen size, over the wire."""
-        return self.remote.window_size()
-
-    def tap(self, x: float, y: float) -> None:
-        """Tap, as a W3C pointer action."""
-        self.remote.tap(x, y)
-
-    def swipe(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        """Swipe, as a W3C pointer action."""
-        self.remote.swipe(x0, y0, x1, y1)
-
-    def type_text(self, text: str) -> None:
-        """Type into the active element."""
-        self.remote.type_text(text)
-
-    def press_back(self) -> None:
-        """Back key (mobile: pressKey 4)."""
-        self.remote.press_back()
-
-    def press_home(self) -> None:
-        """Home key (mobile: pressKey 3)."""
-        self.remote.press_home()
-
-    def press_enter(self) -> None:
-        """Enter key (mobile: pressKey 66)."""
-        self.remote.press_enter()
-
-    def close(self) -> None:
-        """End the session (the server keeps running)."""
-        self.remote.close()
+    @property
+    def remote(self) -> Any:
+        """The Appium session over the wire."""
+        return self.device
 
     def privileged_state(self) -> object | None:
         """The served phone's own state, read server-side."""
