@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
     """Call ``write(temporary_path)`` and rename the result onto ``path`` (the temporary is removed on failure)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -385,6 +385,7 @@ def normalised_edit_distance(first: str, second: str) -> float:
 
 def _dual_point_distance(observed: Action, candidate: Action) -> float:
     """The larger displacement of the touch and lift points, divided by the unit square's diagonal."""
+    assert observed.touch_point and observed.lift_point and candidate.touch_point and candidate.lift_point
     touch = math.dist(observed.touch_point, candidate.touch_point)
     lift = math.dist(observed.lift_point, candidate.lift_point)
     return min(1.0, max(touch, lift) / math.sqrt(2.0))

@@ -132,7 +132,9 @@ class AutoUIConfig:
 
     def t5_config(self, tokenizer: PreTrainedTokenizerBase, vocab_size: int) -> T5Config:
         """The transformers T5Config of the text backbone, with the tokenizer's pad/eos ids."""
-        return T5Config(
+        # tie_word_embeddings and decoder_start_token_id go to PreTrainedConfig at run time (T5Config's
+        # signature does not list them)
+        return T5Config(  # type: ignore[call-arg]
             vocab_size=vocab_size,
             d_model=self.d_model,
             d_kv=self.d_kv,
@@ -269,6 +271,7 @@ def last_content_ids(token_ids: torch.Tensor, skip_ids: torch.Tensor, before: to
 def last_token_context(goal: GoalView, source: torch.Tensor, decoder_input_ids: torch.Tensor,
                        skip_ids: torch.Tensor, previous: WrittenContext | None) -> WrittenContext:
     """The ``last_token`` key: goal token x_s comes next where its predecessor is the token written last."""
+    assert goal.previous_source is not None, "the continuation's GoalView has the predecessors"
     before = previous.state if previous is not None else torch.full_like(decoder_input_ids[:, 0], -1)
     last = last_content_ids(decoder_input_ids, skip_ids, before, inclusive=True)
     follows = (goal.previous_source[:, None, :] == last[:, :, None]) & (last[:, :, None] >= 0)
@@ -285,6 +288,7 @@ def longest_match_context(goal: GoalView, source: torch.Tensor, decoder_input_id
     so in "usb-a to usb-b" the "-" after a written `"usb` is the first one, and after a written `to usb` the
     second. Where one goal token holds the longest match this is CopyNet's location-aware selective read
     (Gu et al., 2016) without its learned weights; with no repeated token it equals ``last_token``."""
+    assert goal.previous_position is not None, "the continuation's GoalView has the predecessors"
     match = previous.state if previous is not None else torch.zeros_like(source)
     has_previous = goal.previous_position >= 0
     previous_position = goal.previous_position.clamp_min(0)
@@ -331,6 +335,9 @@ class CopyHead(nn.Module):
     written by the LM head only (they would otherwise all share one continuation bonus).
     """
 
+    special_ids: torch.Tensor  # buffers, registered in __init__
+    skip_ids: torch.Tensor
+
     def __init__(self, d_model: int, special_ids: Sequence[int], goal_token_id: int | None = None,
                  whitespace_ids: Sequence[int] = (), continuation: bool = False, read: bool = False,
                  continuation_key: str = "last_token") -> None:
@@ -359,6 +366,7 @@ class CopyHead(nn.Module):
         ``written``: ``written_context`` of the decoder's inputs; needed only with ``continuation``.
         """
         source, goal = encoded.input_ids, self._goal(encoded)
+        assert source is not None  # _goal checked it
         scores = torch.einsum("btd,bsd->bts", self.query(decoder_states).float(), self.key(encoded.hidden).float())
         scores = scores / math.sqrt(decoder_states.shape[-1])
         if self.continuation is not None:
@@ -524,12 +532,13 @@ class AutoUIPolicy(nn.Module):
             raise ConfigError("agent.lora_rank > 0 needs peft: pip install 'coso[lora]'") from error
         lora = LoraConfig(
             r=self.config.lora_rank,
-            lora_alpha=self.config.lora_alpha,
+            lora_alpha=self.config.lora_alpha,  # type: ignore[arg-type]  # peft says int; it scales by alpha / r
             lora_dropout=self.config.lora_dropout,
             target_modules=list(self.config.lora_target_modules),
             bias="none",
         )
-        self.t5 = get_peft_model(self.t5, lora)
+        # the peft wrapper forwards the T5's methods (get_encoder, embeddings, forward) to the wrapped model
+        self.t5 = get_peft_model(self.t5, lora)  # type: ignore[assignment]
         for name, parameter in self.named_parameters():
             parameter.requires_grad_("lora_" in name)
 
@@ -655,7 +664,7 @@ class AutoUIPolicy(nn.Module):
             written: list[torch.Tensor] = []
             cache = None
             context: WrittenContext | None = None
-            states = [constraint.start() for _ in range(batch)] if constraint is not None else []
+            states: list[tuple | None] = [constraint.start() for _ in range(batch)] if constraint is not None else []
             for _ in range(max_new_tokens):
                 context = self.written_context(next_input, encoded, context)
                 step = self.t5(encoder_outputs=encoder_outputs, attention_mask=encoded.attention_mask,

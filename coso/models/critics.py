@@ -92,7 +92,7 @@ class Critic(nn.Module):
     @property
     def device(self) -> torch.device:
         """Where the head weights live."""
-        return self.heads[0][0].weight.device
+        return next(self.heads.parameters()).device
 
     def features(self, prompts: Sequence[str], image_features: torch.Tensor) -> torch.Tensor:
         """``[text encoding ; stacked screen features]``, the heads' input ``[B, text_dim + num_screens * D]``."""

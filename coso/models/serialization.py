@@ -12,7 +12,7 @@ import json
 import os
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -22,9 +22,12 @@ from coso.atomic import atomic_write, atomic_write_text
 from coso.config_mapping import check_value_type
 from coso.errors import CheckpointError, ConfigError
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 WEIGHTS_NAME = "model.safetensors"
 
-ConfigT = TypeVar("ConfigT")
+ConfigT = TypeVar("ConfigT", bound="DataclassInstance")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -46,7 +49,7 @@ def config_from_dict(config_class: type[ConfigT], values: dict[str, Any], where:
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
         field_type = hints[name]
-        if dataclasses.is_dataclass(field_type) and isinstance(value, dict):
+        if dataclasses.is_dataclass(field_type) and isinstance(field_type, type) and isinstance(value, dict):
             value = config_from_dict(field_type, value, f"{where}.{name}")
         elif typing.get_origin(field_type) is tuple and isinstance(value, list):
             value = tuple(value)

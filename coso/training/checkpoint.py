@@ -97,7 +97,7 @@ def has_checkpoint(save_path: Path) -> bool:
     return (target / STATE_FILE).exists() or (target.with_name(f".{CHECKPOINT_DIRNAME}.old") / STATE_FILE).exists()
 
 
-def write_checkpoint(save_path: Path, state: TrainingState, writers: dict[str, Callable[[Path], None]],
+def write_checkpoint(save_path: Path, state: TrainingState, writers: dict[str, Callable[[Path], object]],
                      generators: Mapping[str, torch.Generator] | None = None) -> Path:
     """Write a checkpoint atomically; each writer fills its own sub-path; ``generators`` join the RNG state."""
     save_path = Path(save_path)
