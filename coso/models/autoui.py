@@ -28,6 +28,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase, T5Config, T5ForConditionalGeneration
 from transformers.modeling_outputs import BaseModelOutput
 
+from coso.algorithms.coso import log_probs_entropy
 from coso.errors import CheckpointError, ConfigError, unsafe_load_reason
 from coso.models.constrained import GrammarConstraint
 from coso.models.serialization import (
@@ -706,7 +707,7 @@ class AutoUIPolicy(nn.Module):
                          **self.decoder_inputs(decoder_input_ids, encoded, written)).logits
         log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids, written=written)
         log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
-        entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
+        entropies = log_probs_entropy(log_softmax) * mask
         return TokenStats(log_probs, entropies, mask, labels, vocab_log_probs=log_softmax)
 
     def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str]) -> TokenStats:

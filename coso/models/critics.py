@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from coso.algorithms.digirl import critic_success_probability, double_critic_value
 from coso.errors import ConfigError
 from coso.models.serialization import load_config, load_weights, require_directory, save_config, save_weights
 from coso.models.text_encoder import (
@@ -146,7 +147,7 @@ class StepCritic(Critic):
     def value(self, prompts: Sequence[str], image_features: torch.Tensor) -> torch.Tensor:
         """The pessimistic success probability ``min(P1(success), P2(success))``, ``[B]``."""
         first, second = self(prompts, image_features)
-        return torch.minimum(first.softmax(-1)[:, 1], second.softmax(-1)[:, 1])
+        return double_critic_value(first, second)
 
 
 class TrajectoryCritic(Critic):
@@ -161,4 +162,4 @@ class TrajectoryCritic(Critic):
 
     def value(self, prompts: Sequence[str], image_features: torch.Tensor) -> torch.Tensor:
         """The predicted success probability of the task from its first observation, ``[B]``."""
-        return self(prompts, image_features).softmax(-1)[:, 1]
+        return critic_success_probability(self(prompts, image_features))
