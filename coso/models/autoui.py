@@ -32,12 +32,9 @@ from coso.algorithms.coso import log_probs_entropy
 from coso.errors import CheckpointError, ConfigError, unsafe_load_reason
 from coso.models.constrained import GrammarConstraint
 from coso.models.serialization import (
-    load_config,
-    load_weights,
+    SavedModel,
     preview_names,
     require_directory,
-    save_config,
-    save_weights,
 )
 from coso.models.tokenizer import (
     TokenizerConfig,
@@ -487,10 +484,11 @@ def _grammar_masked(logits: torch.Tensor, constraint: GrammarConstraint, states:
     return logits.masked_fill(~allowed, float("-inf"))
 
 
-class AutoUIPolicy(nn.Module):
+class AutoUIPolicy(SavedModel):
     """AutoUI: T5 with gated image fusion; writes AutoUI-grammar actions from (prompt, stacked screen features)."""
 
     CONFIG_NAME = "autoui_config.json"
+    CONFIG_CLASS = AutoUIConfig
 
     def __init__(self, config: AutoUIConfig, tokenizer: PreTrainedTokenizerBase) -> None:
         super().__init__()
@@ -716,21 +714,14 @@ class AutoUIPolicy(nn.Module):
 
     # ------------------------------------------------------------------------------------------ files
 
-    def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write config JSON, safetensors weights and the tokenizer into ``directory``."""
-        Path(directory).mkdir(parents=True, exist_ok=True)
+    def save_architecture(self, directory: Path) -> None:
+        """The tokenizer (``save_pretrained`` adds config and weights)."""
         self.tokenizer.save_pretrained(str(directory))
-        save_weights(directory, self)
-        save_config(directory, self.CONFIG_NAME, self.config)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> AutoUIPolicy:
-        """A policy written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
-        require_directory(directory, what="AutoUIPolicy.from_pretrained")
-        config = load_config(directory, cls.CONFIG_NAME, AutoUIConfig)
-        policy = cls(config, load_tokenizer(directory))
-        load_weights(directory, policy)
-        return policy
+    def from_saved_config(cls, config: AutoUIConfig, directory: Path) -> AutoUIPolicy:
+        """A policy with fresh weights over the saved tokenizer."""
+        return cls(config, load_tokenizer(directory))
 
 
 # ---------------------------------------------------------------------------------------------- Auto-UI-Base
