@@ -249,8 +249,7 @@ class Trainer:
         batch = self._device_batch(buffer.sample(self.config.train.batch_size, self.generator))
         stats = self.policy(batch.prompts, batch.image_features, batch.actions)
         with torch.no_grad():
-            reference.eval()
-            reference_stats = reference.token_stats(batch.prompts, batch.image_features, batch.actions)
+            reference_stats = reference.eval().token_stats(batch.prompts, batch.image_features, batch.actions)
         assert reference_stats.vocab_log_probs is not None  # token_stats always fills it
         return reference_kl(stats.vocab_log_probs, reference_stats.vocab_log_probs, stats.mask)
 
