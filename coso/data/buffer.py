@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,9 +55,10 @@ class TransitionBatch:
     def to(self, device: torch.device | str) -> TransitionBatch:
         """The same batch with its tensors on ``device``."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return TransitionBatch(
-            **{name: value.to(device) if isinstance(value, torch.Tensor) else value for name, value in values.items()}
-        )
+        moved: dict[str, Any] = {
+            name: value.to(device) if isinstance(value, torch.Tensor) else value for name, value in values.items()
+        }
+        return TransitionBatch(**moved)
 
 
 def collate_transitions(transitions: Sequence[Transition]) -> TransitionBatch:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,7 @@ def _sim_factory(env: EnvConfig, seed: int) -> EnvFactory:
     from coso.env.judge import RuleJudge
     from coso.env.sim import SimConfig, SimPhone
 
-    sim_config = SimConfig.from_mapping(env.sim)
+    sim_config = SimConfig.from_mapping(dataclasses.asdict(env.sim))
     episode = episode_config(env)
 
     def make(slot: int) -> PhoneEnv:

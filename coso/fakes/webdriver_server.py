@@ -394,10 +394,10 @@ class SimWebDriverServer:
                 return failure.status, failure.body()
             return HTTPStatus.OK, {"value": value}
         if allowed:
-            error = W3CError("unknown method", f"{method} is not allowed on {route} (use {', '.join(allowed)})")
+            failure = W3CError("unknown method", f"{method} is not allowed on {route} (use {', '.join(allowed)})")
         else:
-            error = W3CError("unknown command", f"{method} {route} is not a command this server knows")
-        return error.status, error.body()
+            failure = W3CError("unknown command", f"{method} {route} is not a command this server knows")
+        return failure.status, failure.body()
 
     def _require_session(self, session_id: str | None) -> _Session:
         if self._session is None or session_id != self._session.session_id:
@@ -654,7 +654,7 @@ class _BoundedHTTPServer(HTTPServer):
     def close_pending(self) -> None:
         """Close queued and rejected connections (the server is stopping)."""
         with self._lock:
-            for request, *_ in [*self._waiting, *self._lingering]:
+            for request in [entry[0] for entry in self._waiting] + [entry[0] for entry in self._lingering]:
                 request.close()
             self._waiting.clear()
             self._lingering = []
@@ -677,7 +677,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         """Apply the read/send timeout and register with the server's reaper."""
-        self.timeout = self.app.read_timeout_s
+        # typeshed declares timeout a ClassVar, but socketserver reads it from the instance in setup()
+        self.timeout = self.app.read_timeout_s  # type: ignore[misc]
         self._deadline: float | None = None
         self._timed_out = False
         super().setup()
@@ -733,8 +734,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """The standard library's errors as W3C error JSON, with HTTP/1.1 headers; the connection closes after it."""
         if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
             self.request_version = "HTTP/1.1"  # a request line the parser took for HTTP/0.9 still gets headers
-        errors = {HTTPStatus.NOT_FOUND: "unknown command", HTTPStatus.METHOD_NOT_ALLOWED: "unknown method",
-                  HTTPStatus.NOT_IMPLEMENTED: "unknown method", HTTPStatus.REQUEST_TIMEOUT: "timeout"}
+        errors: dict[int, str] = {
+            HTTPStatus.NOT_FOUND: "unknown command", HTTPStatus.METHOD_NOT_ALLOWED: "unknown method",
+            HTTPStatus.NOT_IMPLEMENTED: "unknown method", HTTPStatus.REQUEST_TIMEOUT: "timeout"}
         status = HTTPStatus.METHOD_NOT_ALLOWED if code == HTTPStatus.NOT_IMPLEMENTED else code
         name = errors.get(code, "invalid argument" if 400 <= code < 500 else "unknown error")
         text = message or _phrase(code)

@@ -95,8 +95,3 @@ class EmulatorDevice(DeviceWrapper):
     def privileged_state(self) -> object | None:
         """None: a real phone has no simulator state."""
         return None
-
-
-def fleet_device_factory(fleet: EmulatorFleet, settings: AndroidSettings) -> Callable[[int], EmulatorDevice]:
-    """A per-slot device constructor for the environment pool's env factory."""
-    return lambda index: EmulatorDevice(fleet, index, settings.timeouts, settings.capabilities)
