@@ -196,6 +196,8 @@ class TokenStats:
     token_ids: torch.Tensor  # [B, T] long, the action tokens (pad id at padding)
     # [B, T, V] log pi over the whole vocabulary at each position (the KL anchor reads it); None if not kept
     vocab_log_probs: torch.Tensor | None = None
+    # [B, T, H] the decoder's last hidden states, the LM head's input (AFSFT's Q head reads them); None unless asked
+    hidden_states: torch.Tensor | None = None
 
     def sequence_log_probs(self) -> torch.Tensor:
         """log pi(y | s) of each whole action: the sum of its token log-probabilities, ``[B]``."""
@@ -682,8 +684,13 @@ class AutoUIPolicy(nn.Module):
         return tokens
 
     def token_stats(self, prompts: Sequence[str], image_features: torch.Tensor,
-                    actions: Sequence[str]) -> TokenStats:
-        """Teacher-forced log pi and entropy of every token of ``actions`` (EOS included); differentiable."""
+                    actions: Sequence[str], *, with_hidden: bool = False) -> TokenStats:
+        """Teacher-forced log pi and entropy of every token of ``actions`` (EOS included); differentiable.
+
+        ``with_hidden``: also the decoder's last hidden states at each position (``TokenStats.hidden_states``),
+        the states a head beside the LM head reads (AFSFT's Q head). An empty action text gives one position,
+        the state before the first action token (AFSFT's next-turn state).
+        """
         if len(actions) != len(prompts):
             raise ValueError(f"token_stats: {len(prompts)} prompts but {len(actions)} actions")
         encoded = self.encode(prompts, image_features)
@@ -692,17 +699,36 @@ class AutoUIPolicy(nn.Module):
         start = torch.full_like(labels[:, :1], self.tokenizer.pad_token_id)
         decoder_input_ids = torch.cat([start, labels[:, :-1]], dim=1)
         written = self.written_context(decoder_input_ids, encoded)
-        logits = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
-                         attention_mask=encoded.attention_mask, use_cache=False,
-                         **self.decoder_inputs(decoder_input_ids, encoded, written)).logits
+        kept: list[torch.Tensor] = []
+        hook = (self.t5.get_output_embeddings().register_forward_pre_hook(lambda _, inputs: kept.append(inputs[0]))
+                if with_hidden else None)
+        try:
+            logits = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
+                             attention_mask=encoded.attention_mask, use_cache=False,
+                             **self.decoder_inputs(decoder_input_ids, encoded, written)).logits
+        finally:
+            if hook is not None:
+                hook.remove()
         log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids, written=written)
         log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
         entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
-        return TokenStats(log_probs, entropies, mask, labels, vocab_log_probs=log_softmax)
+        hidden = kept[-1] if kept else None  # the LM head's input: the decoder's last state (T5: scaled)
+        return TokenStats(log_probs, entropies, mask, labels, vocab_log_probs=log_softmax, hidden_states=hidden)
 
-    def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str]) -> TokenStats:
+    @property
+    def hidden_size(self) -> int:
+        """Width of ``TokenStats.hidden_states`` (the decoder's)."""
+        return self.config.d_model
+
+    @property
+    def vocab_size(self) -> int:
+        """Entries of ``TokenStats.vocab_log_probs`` (the LM head's)."""
+        return self.config.vocab_size
+
+    def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str], *,
+                with_hidden: bool = False) -> TokenStats:
         """``token_stats`` (so DDP/accelerate wrappers see the training computation)."""
-        return self.token_stats(prompts, image_features, actions)
+        return self.token_stats(prompts, image_features, actions, with_hidden=with_hidden)
 
     # ------------------------------------------------------------------------------------------ files
 
