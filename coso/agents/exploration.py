@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Protocol
 
 from coso.actions import Action, ActionType, format_action
 from coso.algorithms.afsft import epsilon_greedy
 from coso.env.base import Observation
 from coso.env.tasks import Task
-from coso.rollout import Agent
+
+
+class Agent(Protocol):
+    """What the wrapper wraps: coso.rollout.Agent (an agent writes one action text per observation)."""
+
+    def act(self, observations: Sequence[Observation], tasks: Sequence[Task]) -> list[str]:
+        """One action text per observation, in order."""
 
 
 def random_valid_action(rng: random.Random, point_decimals: int) -> str:

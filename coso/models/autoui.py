@@ -448,6 +448,18 @@ TOKEN_CHOOSERS: dict[bool, TokenChooser] = {False: _greedy_token, True: _sampled
 
 
 @contextlib.contextmanager
+def module_inputs(module: nn.Module, enabled: bool = True) -> Iterator[list[torch.Tensor]]:
+    """Inside the block, the first input of every call of ``module`` is appended to the yielded list (if enabled)."""
+    kept: list[torch.Tensor] = []
+    hook = module.register_forward_pre_hook(lambda _, inputs: kept.append(inputs[0])) if enabled else None
+    try:
+        yield kept
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+@contextlib.contextmanager
 def evaluation_mode(module: nn.Module) -> Iterator[None]:
     """Run a block with ``module`` in eval mode and no autograd, restoring its training flag afterwards."""
     was_training = module.training
@@ -686,11 +698,7 @@ class AutoUIPolicy(nn.Module):
     def token_stats(self, prompts: Sequence[str], image_features: torch.Tensor,
                     actions: Sequence[str], *, with_hidden: bool = False) -> TokenStats:
         """Teacher-forced log pi and entropy of every token of ``actions`` (EOS included); differentiable.
-
-        ``with_hidden``: also the decoder's last hidden states at each position (``TokenStats.hidden_states``),
-        the states a head beside the LM head reads (AFSFT's Q head). An empty action text gives one position,
-        the state before the first action token (AFSFT's next-turn state).
-        """
+        ``with_hidden``: also the LM head's inputs (``TokenStats.hidden_states``, what AFSFT's Q head reads)."""
         if len(actions) != len(prompts):
             raise ValueError(f"token_stats: {len(prompts)} prompts but {len(actions)} actions")
         encoded = self.encode(prompts, image_features)
@@ -699,31 +707,18 @@ class AutoUIPolicy(nn.Module):
         start = torch.full_like(labels[:, :1], self.tokenizer.pad_token_id)
         decoder_input_ids = torch.cat([start, labels[:, :-1]], dim=1)
         written = self.written_context(decoder_input_ids, encoded)
-        kept: list[torch.Tensor] = []
-        hook = (self.t5.get_output_embeddings().register_forward_pre_hook(lambda _, inputs: kept.append(inputs[0]))
-                if with_hidden else None)
-        try:
+        with module_inputs(self.t5.get_output_embeddings(), with_hidden) as kept:
             logits = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
                              attention_mask=encoded.attention_mask, use_cache=False,
                              **self.decoder_inputs(decoder_input_ids, encoded, written)).logits
-        finally:
-            if hook is not None:
-                hook.remove()
         log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids, written=written)
         log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
         entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
         hidden = kept[-1] if kept else None  # the LM head's input: the decoder's last state (T5: scaled)
         return TokenStats(log_probs, entropies, mask, labels, vocab_log_probs=log_softmax, hidden_states=hidden)
 
-    @property
-    def hidden_size(self) -> int:
-        """Width of ``TokenStats.hidden_states`` (the decoder's)."""
-        return self.config.d_model
-
-    @property
-    def vocab_size(self) -> int:
-        """Entries of ``TokenStats.vocab_log_probs`` (the LM head's)."""
-        return self.config.vocab_size
+    hidden_size = property(lambda self: self.config.d_model, doc="Width of TokenStats.hidden_states.")
+    vocab_size = property(lambda self: self.config.vocab_size, doc="Entries of TokenStats.vocab_log_probs.")
 
     def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str], *,
                 with_hidden: bool = False) -> TokenStats:
