@@ -68,6 +68,9 @@ class AFSFTTerms:
     target_mean: float  # mean TD target
 
 
+TargetGather = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
+
+
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
     selected = mask.bool()
     return float(values.detach().float()[selected].mean()) if bool(selected.any()) else 0.0
@@ -79,12 +82,14 @@ def _turn_values(q_head: QHead, hidden: torch.Tensor, policy_log_probs: torch.Te
 
 
 def afsft_terms(policy: nn.Module, bare_policy: nn.Module, q_head: nn.Module, bare_q_head: QHead, q_target: QHead,
-                batch: TransitionBatch, settings: AFSFTConfig, beta: float, *, actor_weight: float = 1.0
-                ) -> AFSFTTerms:
+                batch: TransitionBatch, settings: AFSFTConfig, beta: float, *, actor_weight: float = 1.0,
+                every_process: TargetGather | None = None) -> AFSFTTerms:
     """The joint loss of one batch (steps 1-4 of the module docstring); moves PopArt's statistics (ART + POP).
 
     ``policy``/``q_head`` are the (possibly wrapped) modules the loss differentiates through, ``bare_policy`` /
-    ``bare_q_head`` the same modules unwrapped; ``actor_weight`` 0 trains the critic alone (a warm-up round).
+    ``bare_q_head`` the same modules unwrapped; ``actor_weight`` 0 trains the critic alone (a warm-up round);
+    ``every_process`` gathers the targets and their mask from every process, so that PopArt's statistics (and
+    the heads they rescale) stay the same on each.
     """
     stats = policy(batch.prompts, batch.image_features, batch.actions, with_hidden=True)
     if stats.hidden_states is None or stats.vocab_log_probs is None:
@@ -103,7 +108,8 @@ def afsft_terms(policy: nn.Module, bare_policy: nn.Module, q_head: nn.Module, ba
                                 gamma=settings.gamma, discount=str(settings.discount),
                                 next_action_mask=torch.ones(rows, 1, dtype=torch.bool, device=mask.device))
         targets = td_targets(mdp, next_state_values(inside_values, mdp, next_turn_values))
-        bare_q_head.update_statistics(targets, mask, followers=(q_target,))
+        seen, seen_mask = every_process(targets, mask) if every_process is not None else (targets, mask)
+        bare_q_head.update_statistics(seen, seen_mask, followers=(q_target,))
     hidden = stats.hidden_states if settings.critic_trunk_gradient else stats.hidden_states.detach()
     q_normalised = q_head(hidden)
     critic = td_loss(taken_q_values(q_normalised, stats.token_ids), targets, mask,
@@ -154,6 +160,14 @@ class AFSFTTrainer(Trainer):
         """The optimisers by name, the Q head's as ``q_head``."""
         return {**super().optimizers(), Q_OPTIMIZER: self.q_optimizer}
 
+    def _gathered(self, targets: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every process's TD targets [P * N, T_max] and mask (padding off the mask); this process's alone."""
+        if self.accelerator.num_processes == 1:
+            return targets, mask
+        pad = self.accelerator.pad_across_processes
+        return (self.accelerator.gather(pad(targets, dim=1)),
+                self.accelerator.gather(pad(mask.long(), dim=1)).bool())
+
     def _optimise_jointly(self, micro_losses: Callable[[], torch.Tensor], accumulation: int) -> float:
         """One step of the policy's and the Q head's optimisers on the joint loss, each model clipped on its own."""
         models = ((self.policy, self.policy_optimizer), (self.q_head, self.q_optimizer))
@@ -192,7 +206,7 @@ class AFSFTTrainer(Trainer):
             batch = self._device_batch(buffer.sample(train.batch_size, self.generator))
             beta = current_beta(bare_q_head, settings)
             terms = afsft_terms(self.policy, bare_policy, self.q_head, bare_q_head, self.q_target, batch, settings,
-                                beta, actor_weight=1.0 if train_actor else 0.0)
+                                beta, actor_weight=1.0 if train_actor else 0.0, every_process=self._gathered)
             for key in ("actor_loss", "td_loss", "kept_fraction", "q_taken_mean", "advantage_mean", "target_mean"):
                 metrics.setdefault(f"afsft_{key}", []).append(getattr(terms, key))
             metrics.setdefault("afsft_filter_on", []).append(float(math.isfinite(beta)))
