@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -16,6 +18,18 @@ from coso.algorithms.afsft import (
     popart_update_statistics,
 )
 from coso.errors import ConfigError
+from coso.models.serialization import load_config, load_weights, require_directory, save_config, save_weights
+
+
+@dataclass(frozen=True)
+class QHeadConfig:
+    """What a saved Q head is built from."""
+
+    hidden_size: int
+    vocab_size: int
+    popart_rate: float = POPART_RATE
+    min_std: float = POPART_MIN_STD
+    max_std: float = POPART_MAX_STD
 
 
 class QHead(nn.Module):
@@ -23,10 +37,13 @@ class QHead(nn.Module):
 
     The statistics are buffers shared by every vocabulary entry (all Q(s, a) estimate the same return), so a
     checkpoint of the module holds them; ``update_statistics`` moves them and rescales W, b so that Q is unchanged.
+    The ``td_updates`` buffer counts the TD updates the head has had (the filter's beta schedule reads it).
     """
 
+    CONFIG_NAME = "q_head_config.json"
     popart_mean: torch.Tensor  # buffers, registered in __init__
     popart_second_moment: torch.Tensor
+    td_updates: torch.Tensor
 
     def __init__(
         self,
@@ -50,6 +67,29 @@ class QHead(nn.Module):
         self.max_std = float(max_std)
         self.register_buffer("popart_mean", torch.zeros(()))
         self.register_buffer("popart_second_moment", torch.ones(()))
+        self.register_buffer("td_updates", torch.zeros((), dtype=torch.long))
+
+    @property
+    def config(self) -> QHeadConfig:
+        """The head's sizes and PopArt settings."""
+        return QHeadConfig(self.linear.in_features, self.linear.out_features, self.popart_rate, self.min_std,
+                           self.max_std)
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Write the config JSON and the safetensors weights (PopArt statistics and update count included)."""
+        os.makedirs(directory, exist_ok=True)
+        save_weights(directory, self)
+        save_config(directory, self.CONFIG_NAME, self.config)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> QHead:
+        """A head written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
+        require_directory(directory, what="QHead.from_pretrained")
+        config = load_config(directory, cls.CONFIG_NAME, QHeadConfig)
+        head = cls(config.hidden_size, config.vocab_size, popart_rate=config.popart_rate, min_std=config.min_std,
+                   max_std=config.max_std)
+        load_weights(directory, head)
+        return head
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """Normalised Q [..., V] of hidden states [..., H]: the TD loss regresses these."""
