@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -18,7 +19,7 @@ from coso.algorithms.afsft import (
     popart_update_statistics,
 )
 from coso.errors import ConfigError
-from coso.models.serialization import load_config, load_weights, require_directory, save_config, save_weights
+from coso.models.serialization import SavedModel
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class QHeadConfig:
     max_std: float = POPART_MAX_STD
 
 
-class QHead(nn.Module):
+class QHead(SavedModel):
     """Q(s, .) over the vocabulary beside the LM head: n = W h + b, Q = sigma * n + mu (PopArt, scalar stats).
 
     The statistics are buffers shared by every vocabulary entry (all Q(s, a) estimate the same return), so a
@@ -40,7 +41,8 @@ class QHead(nn.Module):
     The ``td_updates`` buffer counts the TD updates the head has had (the filter's beta schedule reads it).
     """
 
-    CONFIG_NAME = "q_head_config.json"
+    CONFIG_NAME: ClassVar[str] = "q_head_config.json"
+    CONFIG_CLASS = QHeadConfig
     popart_mean: torch.Tensor  # buffers, registered in __init__
     popart_second_moment: torch.Tensor
     td_updates: torch.Tensor
@@ -75,21 +77,14 @@ class QHead(nn.Module):
         return QHeadConfig(self.linear.in_features, self.linear.out_features, self.popart_rate, self.min_std,
                            self.max_std)
 
-    def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write the config JSON and the safetensors weights (PopArt statistics and update count included)."""
-        os.makedirs(directory, exist_ok=True)
-        save_weights(directory, self)
-        save_config(directory, self.CONFIG_NAME, self.config)
+    def save_architecture(self, directory: Path) -> None:
+        """Nothing besides the config and the weights (PopArt statistics and update count are buffers)."""
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> QHead:
-        """A head written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
-        require_directory(directory, what="QHead.from_pretrained")
-        config = load_config(directory, cls.CONFIG_NAME, QHeadConfig)
-        head = cls(config.hidden_size, config.vocab_size, popart_rate=config.popart_rate, min_std=config.min_std,
+    def from_saved_config(cls, config: QHeadConfig, directory: Path) -> QHead:
+        """A head with fresh weights of the saved sizes and PopArt settings."""
+        return cls(config.hidden_size, config.vocab_size, popart_rate=config.popart_rate, min_std=config.min_std,
                    max_std=config.max_std)
-        load_weights(directory, head)
-        return head
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """Normalised Q [..., V] of hidden states [..., H]: the TD loss regresses these."""
