@@ -31,9 +31,9 @@ from coso.config import RunConfig
 from coso.data.buffer import ReplayBuffer, TransitionBatch, collate_transitions
 from coso.data.trajectory import Trajectory
 from coso.errors import ConfigError, TrainingError
-from coso.models.autoui import AutoUIPolicy
 from coso.models.causal import ActionTypeClassifier, action_type_labels
 from coso.models.critics import StepCritic, TrajectoryCritic
+from coso.models.policy import Policy
 from coso.training.entropy import EntropyBonus, build_entropy_bonus
 
 
@@ -41,7 +41,7 @@ from coso.training.entropy import EntropyBonus, build_entropy_bonus
 class Models:
     """The networks of a run: the policy, DigiRL's two critics and (CoSo) the causal classifier."""
 
-    policy: AutoUIPolicy
+    policy: Policy  # the built-in AutoUI policy or a Hugging Face VLM (coso.models.policy)
     step_critic: StepCritic
     trajectory_critic: TrajectoryCritic
     causal: ActionTypeClassifier
