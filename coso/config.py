@@ -732,18 +732,18 @@ def _sim_gemini_judge(config: RunConfig) -> str:
     return ""
 
 
-def _hf_vlm_needs_path_and_pixels(config: RunConfig) -> str:
+def _hf_vlm_needs_screen_pixels(config: RunConfig) -> str:
     env = config.env
     if config.agent.architecture != PolicyArchitecture.hf_vlm:
         return ""
-    if not config.agent.policy_path:
-        return ("agent.architecture=hf_vlm needs agent.policy_path: a local image-text-to-text checkpoint directory "
-                "(nothing is downloaded)")
     pixels = env.screen_pixels_width * env.screen_pixels_height * 3
-    if env.image_encoder != ImageEncoderName.screen_pixels or env.image_feature_dim != pixels:
-        return (f"agent.architecture=hf_vlm reads the screen itself: set env.image_encoder=screen_pixels and "
-                f"env.image_feature_dim={pixels} (screen_pixels_width x screen_pixels_height x 3); got "
-                f"{env.image_encoder} with {env.image_feature_dim}")
+    if env.image_encoder != ImageEncoderName.screen_pixels:
+        return (f"agent.architecture=hf_vlm with env.image_encoder={env.image_encoder}: the VLM reads the screen "
+                f"itself; set env.image_encoder=screen_pixels and env.image_feature_dim={pixels} (agent=hf_vlm does)")
+    if env.image_feature_dim != pixels:
+        return (f"env.image_encoder=screen_pixels with env.image_feature_dim={env.image_feature_dim}: it gives "
+                f"screen_pixels_width x screen_pixels_height x 3 = {pixels} features per screen; set "
+                f"env.image_feature_dim={pixels}")
     return ""
 
 
@@ -759,7 +759,7 @@ COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _base_without_cache,
     _android_rule_judge,
     _sim_gemini_judge,
-    _hf_vlm_needs_path_and_pixels,
+    _hf_vlm_needs_screen_pixels,
 )
 
 

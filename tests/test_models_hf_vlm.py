@@ -191,4 +191,5 @@ def test_off2on_run_and_eval_only(family: str, bases, tmp_path: Path) -> None:
     assert (policy_dir / HFVLMPolicy.CONFIG_NAME).is_file()
 
     evaluated = run_in_process("eval_only", [*base, f"load_path={run_dir}", f"save_path={tmp_path / 'eval'}"])
-    assert 0.0 <= evaluated["eval_success_rate"]["final"] <= 1.0
+    assert evaluated["run"] == "eval" and evaluated["episodes"] == 2
+    assert 0.0 <= evaluated["eval_success_rate"]["eval"] <= 1.0
