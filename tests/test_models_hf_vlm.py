@@ -141,6 +141,19 @@ def test_constrained_generation_always_parses(bases) -> None:
     assert all(parse_action(text).valid for text in texts), texts
 
 
+def test_sampling_ignores_the_checkpoints_truncation_settings(bases) -> None:
+    """A checkpoint's generation_config may truncate sampling (top_k 1, a low top_p): rollouts still sample the
+    full softmax, whose log-probs the losses read, so different seeds write different texts."""
+    policy = _policy(bases["paligemma"])
+    policy.model.generation_config.update(top_k=1, top_p=0.001, repetition_penalty=2.0)
+    features = _features(4, rows=1)
+    texts = {policy.generate(PROMPTS[:1], features, max_new_tokens=4, generator=torch.Generator().manual_seed(seed))[0]
+             for seed in range(6)}
+    assert len(texts) > 1
+    greedy = {policy.generate(PROMPTS[:1], features, do_sample=False, max_new_tokens=4)[0] for _ in range(2)}
+    assert len(greedy) == 1
+
+
 def test_full_fine_tuning_saves_the_whole_model(bases, tmp_path: Path) -> None:
     policy = _policy(bases["paligemma"], lora_rank=0)
     assert all(p.requires_grad for p in policy.parameters())

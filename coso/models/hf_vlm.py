@@ -48,6 +48,12 @@ DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bf
 # Processor outputs aligned with the token sequence, beyond input_ids and attention_mask, and the value that
 # extends them over the action tokens: PaliGemma's token_type_ids mark its suffix (the answer) with 1.
 SEQUENCE_FILL: dict[str, int] = {"token_type_ids": 1}
+# generate fills every setting left unset from the checkpoint's generation_config (Qwen2-VL-Instruct's has top_k 1,
+# top_p 0.001, repetition_penalty 1.05): set them all to "off" so rollouts sample the policy's own softmax, whose
+# log-probabilities the losses score
+FULL_DISTRIBUTION: dict[str, float | int] = {"top_k": 0, "top_p": 1.0, "typical_p": 1.0, "min_p": 0.0,
+                                             "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "repetition_penalty": 1.0,
+                                             "no_repeat_ngram_size": 0, "num_beams": 1, "min_new_tokens": 0}
 NOT_INPUTS = ("labels",)  # processor outputs that are not model inputs (PaliGemma returns labels)
 
 
@@ -284,9 +290,9 @@ class HFVLMPolicy(nn.Module):
         if max_new_tokens < 1:
             raise ConfigError(f"generate: max_new_tokens must be >= 1, got {max_new_tokens}")
         eos, pad = int(self.tokenizer.eos_token_id), int(self.tokenizer.pad_token_id)
-        settings = GenerationConfig(do_sample=bool(do_sample), temperature=float(temperature) if do_sample else None,
-                                    top_k=None, top_p=None, max_new_tokens=int(max_new_tokens), eos_token_id=eos,
-                                    pad_token_id=pad)
+        settings = GenerationConfig(do_sample=bool(do_sample), temperature=float(temperature) if do_sample else 1.0,
+                                    max_new_tokens=int(max_new_tokens), eos_token_id=eos, pad_token_id=pad,
+                                    **FULL_DISTRIBUTION)
         # generate samples from torch's global RNG: seed a forked RNG from ``generator`` so rollouts repeat
         seed = int(torch.randint(0, 2**62, (1,), generator=generator)) if generator is not None else None
         with evaluation_mode(self), torch.random.fork_rng(devices=self._cuda_devices()):
