@@ -182,7 +182,7 @@ def test_missing_base_is_a_checkpoint_error(bases, tmp_path: Path) -> None:
 SMOKE = ["scale=smoke", "agent=hf_vlm", "logging.progress=false", "agent.max_new_tokens=24", "train.eval_episodes=2",
          f"env.screen_pixels_width={WIDTH}", f"env.screen_pixels_height={HEIGHT}", f"env.image_feature_dim={FEATURES}",
          "train.offline_episodes=4", "train.sft_episodes=4", "train.online_iterations=1", "train.rollout_size=2",
-         "causal.pretrain_calls=1"]
+         "causal.pretrain_calls=1", "env.max_steps_webshop=3", "env.max_steps_general=3", "train.eval_initial=false"]
 RUNS = {"qwen2_vl": "digirl_off2on", "paligemma": "coso_off2on", "idefics3": "filteredbc_off2on"}
 
 
@@ -198,7 +198,7 @@ def test_off2on_run_and_eval_only(family: str, bases, tmp_path: Path) -> None:
     base = [*SMOKE, f"agent.policy_path={bases[family]}"]
     summary = run_in_process(RUNS[family], [*base, f"save_path={run_dir}"])
     assert summary["online_iterations"] == 1 and summary["env_steps"] > 0
-    assert {"initial", "offline", "final"} <= set(summary["eval_success_rate"])
+    assert {"offline", "final"} <= set(summary["eval_success_rate"])
     policy_dir = run_dir / "checkpoint" / "models" / "policy"
     assert (policy_dir / "adapter" / "adapter_model.safetensors").is_file()
     assert (policy_dir / HFVLMPolicy.CONFIG_NAME).is_file()

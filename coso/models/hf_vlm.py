@@ -254,7 +254,7 @@ class HFVLMPolicy(nn.Module):
                                    padding=True, return_tensors="pt")
         finally:
             self.tokenizer.padding_side = side
-        dtype = next(self.model.parameters()).dtype
+        dtype = self.model.get_input_embeddings().weight.dtype  # the base weights' (peft keeps adapters in fp32)
         return {name: value.to(self.device, dtype=dtype if value.is_floating_point() else None)
                 for name, value in batch.items() if isinstance(value, torch.Tensor) and name not in NOT_INPUTS}
 
@@ -294,7 +294,8 @@ class HFVLMPolicy(nn.Module):
                                     max_new_tokens=int(max_new_tokens), eos_token_id=eos, pad_token_id=pad,
                                     **FULL_DISTRIBUTION)
         # generate samples from torch's global RNG: seed a forked RNG from ``generator`` so rollouts repeat
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator)) if generator is not None else None
+        seed = (int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+                if generator is not None else None)
         with evaluation_mode(self), torch.random.fork_rng(devices=self._cuda_devices()):
             if seed is not None:
                 torch.manual_seed(seed)
