@@ -25,9 +25,10 @@ ACTIONS = ['Action Plan: [PRESS_HOME] ; Action Decision: "action_type": "PRESS_H
 
 
 def _needs_torchvision(family: str) -> None:
-    """Qwen-VL processors load a video processor, which transformers builds only with torchvision."""
-    if family.startswith("qwen"):
-        pytest.importorskip("torchvision", reason="transformers' Qwen-VL processors need torchvision (coso[vlm])")
+    """Qwen-VL processors save and load a video processor, which transformers builds only with torchvision."""
+    if family in tiny_vlm.QWEN_CLASSES and not tiny_vlm.has_torchvision():
+        pytest.skip("transformers saves and loads Qwen-VL processors only with torchvision (pip install 'coso[vlm]'); "
+                    "test_qwen_families_in_memory covers their models")
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,33 @@ def test_scores_generates_trains_and_reloads(family: str, bases, tmp_path: Path)
     torch.testing.assert_close(loaded.token_stats(PROMPTS, features, ACTIONS).log_probs, trained.log_probs.detach())
 
 
+@pytest.mark.parametrize("family", sorted(tiny_vlm.QWEN_CLASSES))
+def test_qwen_families_in_memory(family: str) -> None:
+    """Qwen2-VL, Qwen2.5-VL and Qwen3-VL (multimodal rotary positions) score and write through the policy, with
+    or without torchvision (their processor is built in memory here, never saved)."""
+    from coso.models.hf_vlm import _attach_lora
+
+    processor, model_class, model_config = tiny_vlm.qwen_parts(family)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = model_class(model_config)
+    config = HFVLMConfig(screen_width=WIDTH, screen_height=HEIGHT, lora_rank=4)
+    policy = HFVLMPolicy(config, _attach_lora(model, config), processor).eval()
+    features = _features(5)
+    assert "<|vision_start|><|image_pad|><|vision_end|>" in policy.prompt_texts(PROMPTS[:1])[0]
+    stats = policy.token_stats(PROMPTS, features, ACTIONS)
+    lengths = [len(ids) for ids in policy.action_ids(ACTIONS)]
+    assert stats.mask.sum(dim=1).tolist() == lengths
+    alone = policy.token_stats(PROMPTS[1:], features[1:], ACTIONS[1:])
+    torch.testing.assert_close(alone.log_probs[0, : lengths[1]], stats.log_probs[1, : lengths[1]],
+                               rtol=1e-4, atol=1e-4)
+    stats.sequence_log_probs().sum().backward()
+    assert any(p.grad is not None and bool(p.grad.abs().sum() > 0) for name, p in policy.named_parameters()
+               if "lora_A" in name or "lora_B" in name)
+    texts = policy.generate(PROMPTS, features, max_new_tokens=5, generator=torch.Generator().manual_seed(1))
+    assert texts == policy.generate(PROMPTS, features, max_new_tokens=5, generator=torch.Generator().manual_seed(1))
+
+
 def test_constrained_generation_always_parses(bases) -> None:
     from coso.agents.autoui import grammar_constraint
 
@@ -183,7 +211,8 @@ SMOKE = ["scale=smoke", "agent=hf_vlm", "logging.progress=false", "agent.max_new
          f"env.screen_pixels_width={WIDTH}", f"env.screen_pixels_height={HEIGHT}", f"env.image_feature_dim={FEATURES}",
          "train.offline_episodes=4", "train.sft_episodes=4", "train.online_iterations=1", "train.rollout_size=2",
          "causal.pretrain_calls=1", "env.max_steps_webshop=3", "env.max_steps_general=3", "train.eval_initial=false"]
-RUNS = {"qwen2_vl": "digirl_off2on", "paligemma": "coso_off2on", "idefics3": "filteredbc_off2on"}
+RUNS = {"qwen2_vl": "digirl_off2on", "qwen2_5_vl": "coso_off2on", "qwen3_vl": "filteredbc_off2on",
+        "paligemma": "coso_off2on", "idefics3": "filteredbc_off2on"}
 
 
 @pytest.mark.slow

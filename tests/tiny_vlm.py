@@ -76,23 +76,71 @@ def _qwen_ids(tokenizer: PreTrainedTokenizerFast) -> dict[str, int]:
                 vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"))
 
 
-def build_qwen2_vl(directory: Path) -> Path:
-    """Qwen2-VL: ChatML turns, <|image_pad|> placeholders expanded per merged 28 x 28 patch."""
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessorPil, Qwen2VLProcessor
+def has_torchvision() -> bool:
+    """transformers builds (and loads) the Qwen-VL processors' video processor only with torchvision."""
+    import importlib.util
 
+    return importlib.util.find_spec("torchvision") is not None
+
+
+def qwen_parts(family: str) -> tuple[object, type, object]:
+    """A Qwen-VL family's (processor, model class, config), in memory.
+
+    Without torchvision the processor is built with no video processor (transformers' own check wants one and is
+    skipped for that argument only): it then works in memory but cannot be saved, so only the in-memory tests
+    run such a processor."""
+    import transformers
+    from transformers.processing_utils import ProcessorMixin
+
+    processor_class, model_class, config_class, video_class, patch = QWEN_CLASSES[family]
     tokenizer = byte_tokenizer(_qwen_tokens(), pad="<|endoftext|>", eos="<|im_end|>")
-    image_processor = Qwen2VLImageProcessorPil(min_pixels=28 * 28, max_pixels=56 * 56)
-    processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=CHATML_TEMPLATE)
+    factor = patch * 2  # merged patch
+    image_processor = transformers.Qwen2VLImageProcessorPil(min_pixels=factor * factor, max_pixels=4 * factor * factor,
+                                                            patch_size=patch)
+    processor_type = getattr(transformers, processor_class)
+    if has_torchvision():
+        video = getattr(transformers, video_class)(patch_size=patch)
+        processor = processor_type(image_processor=image_processor, tokenizer=tokenizer, video_processor=video,
+                                   chat_template=CHATML_TEMPLATE)
+    else:
+        check = ProcessorMixin.check_argument_for_proper_class
+
+        def lenient(self, name, argument):
+            return None if name == "video_processor" and argument is None else check(self, name, argument)
+
+        ProcessorMixin.check_argument_for_proper_class = lenient
+        try:
+            processor = processor_type(image_processor=image_processor, tokenizer=tokenizer, chat_template=CHATML_TEMPLATE)
+        finally:
+            ProcessorMixin.check_argument_for_proper_class = check
     ids = tokenizer.convert_tokens_to_ids
-    config = Qwen2VLConfig(
-        text_config=_text_sizes(len(tokenizer), rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
-                                                                 "mrope_section": [2, 3, 3]},
-                                bos_token_id=ids("<|endoftext|>"), eos_token_id=ids("<|im_end|>"),
-                                pad_token_id=ids("<|endoftext|>")),
-        vision_config=dict(depth=1, embed_dim=32, hidden_size=32, num_heads=2, mlp_ratio=2),
-        **_qwen_ids(tokenizer),
-    )
-    return _save(directory, processor, Qwen2VLForConditionalGeneration, config)
+    text = _text_sizes(len(tokenizer), bos_token_id=ids("<|endoftext|>"), eos_token_id=ids("<|im_end|>"),
+                       pad_token_id=ids("<|endoftext|>"),
+                       rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]})
+    vision = QWEN_VISION[family]
+    config = getattr(transformers, config_class)(text_config=text, vision_config=vision, **_qwen_ids(tokenizer))
+    return processor, getattr(transformers, model_class), config
+
+
+QWEN_CLASSES = {  # family: processor, model, config, video processor class names, and the vision patch size
+    "qwen2_vl": ("Qwen2VLProcessor", "Qwen2VLForConditionalGeneration", "Qwen2VLConfig", "Qwen2VLVideoProcessor", 14),
+    "qwen2_5_vl": ("Qwen2_5_VLProcessor", "Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLConfig",
+                   "Qwen2VLVideoProcessor", 14),
+    "qwen3_vl": ("Qwen3VLProcessor", "Qwen3VLForConditionalGeneration", "Qwen3VLConfig", "Qwen3VLVideoProcessor", 16),
+}
+QWEN_VISION = {
+    "qwen2_vl": dict(depth=1, embed_dim=32, hidden_size=32, num_heads=2, mlp_ratio=2),
+    "qwen2_5_vl": dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=32,
+                       fullatt_block_indexes=[0], window_size=56),
+    "qwen3_vl": dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=32,
+                     num_position_embeddings=16, deepstack_visual_indexes=[0]),
+}
+
+
+def build_qwen(family: str, directory: Path) -> Path:
+    """A Qwen-VL family's checkpoint: ChatML turns, <|image_pad|> expanded per merged patch (needs torchvision)."""
+    processor, model_class, config = qwen_parts(family)
+    return _save(directory, processor, model_class, config)
 
 
 def _save(directory: Path, processor, model_class, config) -> Path:
@@ -152,7 +200,9 @@ def build_idefics3(directory: Path) -> Path:
 
 
 FAMILIES: dict[str, Callable[[Path], Path]] = {
-    "qwen2_vl": build_qwen2_vl,
+    "qwen2_vl": lambda directory: build_qwen("qwen2_vl", directory),
+    "qwen2_5_vl": lambda directory: build_qwen("qwen2_5_vl", directory),
+    "qwen3_vl": lambda directory: build_qwen("qwen3_vl", directory),
     "paligemma": build_paligemma,
     "idefics3": build_idefics3,
 }
