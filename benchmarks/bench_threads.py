@@ -51,16 +51,17 @@ class Setting:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def candidate_settings(cores: int) -> list[Setting]:
+DEFAULT_SPINCOUNTS = (100000, 10000, 1000)
+
+
+def candidate_settings(cores: int, spincounts: tuple[int, ...] = DEFAULT_SPINCOUNTS) -> list[Setting]:
     """torch's default, one thread, and the wait policies that keep a waiting thread off a busy core."""
     chosen = default_thread_env()
     return [
         Setting("torch default", cores),
         Setting("1 thread", 1),
         Setting("OMP_WAIT_POLICY=PASSIVE", cores, {"OMP_WAIT_POLICY": "PASSIVE"}),
-        Setting("GOMP_SPINCOUNT=100000", cores, {"GOMP_SPINCOUNT": "100000"}),
-        Setting("GOMP_SPINCOUNT=10000", cores, {"GOMP_SPINCOUNT": "10000"}),
-        Setting("GOMP_SPINCOUNT=1000", cores, {"GOMP_SPINCOUNT": "1000"}),
+        *(Setting(f"GOMP_SPINCOUNT={count}", cores, {"GOMP_SPINCOUNT": str(count)}) for count in spincounts),
         Setting("coso default (scripts/run.py)", cores, dict(chosen)),
     ]
 
@@ -169,6 +170,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=15, help="timed SFT steps per measurement (default 15)")
     parser.add_argument("--out", type=Path, default=BENCHMARKS_DIR / "reports" / "threads.md")
+    parser.add_argument("--spincounts", type=int, nargs="+", default=list(DEFAULT_SPINCOUNTS),
+                        help="GOMP_SPINCOUNT candidates (default %(default)s)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -179,7 +182,7 @@ def main() -> None:
         return
     cores = os.cpu_count() or 1
     rows: list[dict[str, object]] = []
-    for setting in candidate_settings(cores):
+    for setting in candidate_settings(cores, tuple(args.spincounts)):
         alone = run_child(setting, args.steps, contended=False)
         contended = run_child(setting, args.steps, contended=True)
         rows.append({**asdict(setting), "alone_ms": alone["median_ms"], "contended_ms": contended["median_ms"]})
@@ -187,6 +190,8 @@ def main() -> None:
               flush=True)
     rows = evaluate(rows)
     command = "python benchmarks/bench_threads.py" + (f" --steps {args.steps}" if args.steps != 15 else "")
+    if tuple(args.spincounts) != DEFAULT_SPINCOUNTS:
+        command += " --spincounts " + " ".join(str(count) for count in args.spincounts)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(rows, command, args.steps))
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2))

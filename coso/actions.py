@@ -303,7 +303,7 @@ def _parse_action(text: str) -> ParsedAction:
     if action_type is None:
         return ParsedAction(None, f"unknown action_type {type_name!r}", plan)
     if action_type == ActionType.DualPoint:
-        points = {}
+        points: dict[str, tuple[float, float]] = {}
         for name, point_field in _POINT_FIELDS.items():
             body = _find_field(decision, point_field)
             if body is None:

@@ -198,7 +198,8 @@ def _run_wave(
     """Run one wave (at most ``num_envs`` episodes) to the end; episodes come back in slot order."""
     observations = pool.reset(tasks, seeds)[: len(tasks)]
     started = [slot for slot, obs in enumerate(observations) if obs is not None]
-    first_features = _encode_by_slot(encoder, {slot: observations[slot].screenshot for slot in started})
+    first_features = _encode_by_slot(encoder, {slot: obs.screenshot for slot, obs in enumerate(observations)
+                                               if obs is not None})
     episodes: list[_Episode] = []
     for slot, (obs, task, seed, index) in enumerate(zip(observations, tasks, seeds, indices)):
         if obs is None:  # the environment failed to start this episode
@@ -241,6 +242,7 @@ def _encode_by_slot(encoder: ImageEncoder, screens: dict[int, Image.Image]) -> d
 
 def _with_features(episode: _Episode) -> Observation:
     """The episode's observation with its stacked (previous, current) screen features, as the agent sees it."""
+    assert episode.observation is not None and episode.features is not None, "a running episode has both"
     return replace(episode.observation, image_features=stack_features(episode.previous_features, episode.features))
 
 
@@ -265,6 +267,7 @@ def _advance(
             failed_action=text, failed_step=len(episode.transitions), env_error=str(result.info.get("error", ""))
         )
         return
+    assert episode.observation is not None and episode.features is not None, "a running episode has both"
     step = len(episode.transitions)
     next_path = store.save(result.observation.screenshot, episode.index, step + 1)
     episode.transitions.append(Transition(

@@ -12,7 +12,7 @@ import pytest
 
 from coso.env.android.appium_device import AppiumDevice, DeviceTimeouts, is_blank, to_pixel
 from coso.env.sim import FaultConfig, SimConfig, SimPhone
-from coso.env.webdriver_server import Fault, ServedDevice, SimWebDriverServer, pixel_to_fraction
+from coso.fakes.webdriver_server import Fault, ServedDevice, SimWebDriverServer, pixel_to_fraction
 from coso.errors import ConfigError, DeviceConnectionError, DeviceTimeoutError
 
 FAST = DeviceTimeouts(session_s=10.0, command_s=2.0, blank_screenshot_retries=2, blank_screenshot_delay_s=0.0)

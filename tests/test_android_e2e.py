@@ -26,7 +26,7 @@ from coso.env.judge import RuleJudge
 from coso.env.pool import EnvPool
 from coso.env.sim import SimConfig, SimPhone
 from coso.env.task_generator import generate_tasks
-from coso.env.webdriver_server import Fault, ServedDevice, SimWebDriverServer
+from coso.fakes.webdriver_server import Fault, ServedDevice, SimWebDriverServer
 from coso.errors import ConfigError
 from coso.rollout import RolloutResult, collect_trajectories
 

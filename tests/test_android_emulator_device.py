@@ -15,10 +15,10 @@ import pytest
 
 from coso.env.android.appium_device import DeviceTimeouts
 from coso.env.android.emulator import EmulatorFleet
-from coso.env.android.emulator_device import EmulatorDevice, fleet_device_factory, AndroidSettings
+from coso.env.android.emulator_device import EmulatorDevice
 from coso.env.android.ports import PortAllocator
 from coso.env.sim import SimConfig, SimPhone
-from coso.env.webdriver_server import Fault, SimWebDriverServer
+from coso.fakes.webdriver_server import Fault, SimWebDriverServer
 from coso.errors import DeviceConnectionError
 
 from test_android_emulator import FakeAndroid, FakeClock, make_config
@@ -70,7 +70,7 @@ def served_phone(runner: FakeAndroidWithServers) -> SimPhone:
 
 def test_a_slot_boots_on_first_use_and_resets_from_the_snapshot(fleet) -> None:
     fleet, runner = fleet
-    device = fleet_device_factory(fleet, AndroidSettings(fleet.config, TIMEOUTS, {}))(0)
+    device = EmulatorDevice(fleet, 0, TIMEOUTS, {})
     assert isinstance(device, EmulatorDevice)
     assert len(runner.spawned_of("emulator")) == 1 and len(runner.servers) == 1  # booted by ensure_ready
     phone = served_phone(runner)

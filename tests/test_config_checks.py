@@ -80,6 +80,7 @@ def _implementations() -> dict[str, set[str]]:
     from coso.training import loop
     from coso.training.components import POLICY_BUILDERS
     from coso.training.run_logger import WANDB_MODES
+    from coso.training.updates import VAL_SPLITS
 
     return {
         "run": set(runs.RUN_KINDS),
@@ -90,6 +91,7 @@ def _implementations() -> dict[str, set[str]]:
         "causal.estimator": set(TOKEN_WEIGHT_ESTIMATORS),
         "causal.entropy_reduction": set(ENTROPY_REDUCTIONS),
         "train.offline_source": set(loop.OFFLINE_SOURCES),
+        "train.val_split": set(VAL_SPLITS),
         # accelerate knows more (fp8, ...): the run config offers these three
         "train.mixed_precision": {"no", "bf16", "fp16"} & set(PrecisionType.list()),
         "logging.wandb_mode": set(WANDB_MODES),

@@ -184,3 +184,24 @@ def test_data_collate_matches_transitions_and_moves_device() -> None:
     assert batch.mc_returns.tolist() == pytest.approx([0.25, 0.5, 1.0])
     assert batch.dones.tolist() == [0.0, 0.0, 1.0]
     assert collate_transitions([]).image_features.shape == (0, 0)
+
+
+def test_data_buffer_split_on_entry_keeps_each_trajectory_on_its_side(tmp_path: Path) -> None:
+    buffer = ReplayBuffer(200, [make_trajectory(i, 2) for i in range(10)])
+    train, val = buffer.split_on_entry(0.8, generator=1)
+    assert (train.num_trajectories, val.num_trajectories) == (8, 2)
+    first_val = {t.seed for t in val.trajectories()}
+    # a later round with other generator draws and new data: the old trajectories stay where they were
+    buffer.add([make_trajectory(i, 2) for i in range(10, 15)])
+    train, val = buffer.split_on_entry(0.8, generator=99)
+    assert first_val <= {t.seed for t in val.trajectories()}
+    assert not {t.seed for t in train.trajectories()} & first_val
+    newcomers_in_val = {t.seed for t in val.trajectories()} - first_val
+    assert len(newcomers_in_val) == 1 and newcomers_in_val <= set(range(10, 15))  # int(5 * 0.8) = 4 train
+    # the reshuffling split (DigiRL's release) moves old trajectories between the sides
+    moved = [buffer.train_val_split(0.8, generator=seed)[1] for seed in range(6)]
+    assert any({t.seed for t in part.trajectories()} != first_val | newcomers_in_val for part in moved)
+    # the sides survive a save and load (the resumed run splits as the unbroken one)
+    buffer.save(tmp_path / "buffer")
+    reloaded = ReplayBuffer.load(tmp_path / "buffer")
+    assert {t.seed for t in reloaded.split_on_entry(0.8, generator=5)[1].trajectories()} == first_val | newcomers_in_val

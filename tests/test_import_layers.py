@@ -17,13 +17,13 @@ LAYERS: dict[str, int] = {
     "coso.retry": 1, "coso.seeding": 1, "coso.stats": 1, "coso.threads": 1,
     "coso.algorithms": 2,
     "coso.data": 3, "coso.env": 3, "coso.models": 3,  # peers: none imports another
-    "coso.agents": 4, "coso.rollout": 4,
+    "coso.agents": 4, "coso.rollout": 4, "coso.fakes": 4,
     "coso.training": 5,
     "coso.runs": 6,
     "coso.cli": 7,
 }
 GROUND_FLOOR = sorted(unit for unit, layer in LAYERS.items() if layer <= 1)
-UPPER = ("coso.env", "coso.training", "coso.agents", "coso.rollout", "coso.runs", "coso.cli")
+UPPER = ("coso.env", "coso.training", "coso.agents", "coso.rollout", "coso.fakes", "coso.runs", "coso.cli")
 LOWER = ("coso.models", "coso.algorithms", "coso.data", *GROUND_FLOOR)
 
 

@@ -122,6 +122,21 @@ def test_eval_task_file_scores_held_out_wording_with_an_interval(coso_run, tmp_p
     assert 0.0 <= low <= summary["eval_success_rate"]["eval"] <= high <= 1.0 and high > 0.0
 
 
+def test_evaluation_tasks_seen_in_training_are_counted() -> None:
+    from coso.env.task_generator import generate_tasks
+    from coso.training.summary import tasks_seen_in_training
+
+    train = generate_tasks(20, 3, "general")
+    assert tasks_seen_in_training(train[:5], train) == 5  # task_file without eval_task_file: its first lines
+    held_out = [task for task in generate_tasks(40, 4, "general") if task.text not in {t.text for t in train}]
+    assert held_out and tasks_seen_in_training(held_out, train) == 0
+
+
+def test_summary_counts_evaluation_tasks_seen_in_training(coso_run) -> None:
+    summary = coso_run[1]
+    assert 0 <= summary["eval_tasks_in_training"] <= summary["eval_episodes"]
+
+
 def test_missing_eval_task_file_is_one_clear_line(coso_run, tmp_path) -> None:
     result = run_script(["--config-name", "eval_only", f"load_path={coso_run[0]}", *TINY,
                          f"eval_task_file={tmp_path / 'x.txt'}", f"save_path={tmp_path}"])

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from coso.env.sim import SimConfig, SimPhone
-from coso.env.webdriver_server import (
+from coso.fakes.webdriver_server import (
     W3C_ELEMENT_KEY,
     Fault,
     SimWebDriverServer,

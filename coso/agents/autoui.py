@@ -50,7 +50,8 @@ class AutoUIAgent:
         if missing:
             raise ValueError(f"AutoUIAgent.act: observations {missing} carry no image_features; "
                              "run the agent through coso.rollout.collect_trajectories, which fills them in")
-        features = torch.as_tensor(np.stack([obs.image_features for obs in observations]).astype(np.float32),
+        stacked = np.stack([obs.image_features for obs in observations if obs.image_features is not None])
+        features = torch.as_tensor(stacked.astype(np.float32),
                                    device=self.policy.device)
         texts: list[str] = []
         for start in range(0, len(observations), self.batch_size):

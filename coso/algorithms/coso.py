@@ -385,6 +385,7 @@ def normalised_edit_distance(first: str, second: str) -> float:
 
 def _dual_point_distance(observed: Action, candidate: Action) -> float:
     """The larger displacement of the touch and lift points, divided by the unit square's diagonal."""
+    assert observed.touch_point and observed.lift_point and candidate.touch_point and candidate.lift_point
     touch = math.dist(observed.touch_point, candidate.touch_point)
     lift = math.dist(observed.lift_point, candidate.lift_point)
     return min(1.0, max(touch, lift) / math.sqrt(2.0))
@@ -602,7 +603,11 @@ def token_weights(
 
 def token_entropy(logits: torch.Tensor) -> torch.Tensor:
     """Full-vocabulary entropy H_t = -sum_v p log p [B, T] of logits [B, T, V] (masked -inf logits allowed)."""
-    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    return log_probs_entropy(torch.log_softmax(logits.float(), dim=-1))
+
+
+def log_probs_entropy(log_probs: torch.Tensor) -> torch.Tensor:
+    """H_t = -sum_v p log p [B, T] of next-token log-probabilities [B, T, V] (a policy's, copy head included)."""
     probs = log_probs.exp()
     safe_log_probs = torch.where(probs > 0, log_probs, torch.zeros_like(log_probs))
     return -(probs * safe_log_probs).sum(dim=-1)

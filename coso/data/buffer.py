@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,9 +55,10 @@ class TransitionBatch:
     def to(self, device: torch.device | str) -> TransitionBatch:
         """The same batch with its tensors on ``device``."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return TransitionBatch(
-            **{name: value.to(device) if isinstance(value, torch.Tensor) else value for name, value in values.items()}
-        )
+        moved: dict[str, Any] = {
+            name: value.to(device) if isinstance(value, torch.Tensor) else value for name, value in values.items()
+        }
+        return TransitionBatch(**moved)
 
 
 def collate_transitions(transitions: Sequence[Transition]) -> TransitionBatch:
@@ -100,6 +102,10 @@ def split_trajectories(
     shuffled = [trajectories[i] for i in order]
     cut = max(1, int(len(shuffled) * fraction)) if shuffled else 0
     return shuffled[:cut], shuffled[cut:]
+
+
+# trajectory metadata key: the side of the train/val split a trajectory took when it entered the buffer
+SPLIT_KEY = "split"
 
 
 class ReplayBuffer:
@@ -195,6 +201,24 @@ class ReplayBuffer:
         """Two buffers of this capacity holding a by-trajectory (train, val) split of the contents."""
         train, val = split_trajectories(self.trajectories(), fraction, generator)
         return ReplayBuffer(self._capacity, train), ReplayBuffer(self._capacity, val)
+
+    def split_on_entry(
+        self, fraction: float = 0.8, generator: GeneratorLike = None
+    ) -> tuple[ReplayBuffer, ReplayBuffer]:
+        """(train, val) buffers where each trajectory keeps the side it drew when it entered, so val stays held out.
+
+        The trajectories without a side yet (those added since the last call) are split among themselves as
+        ``split_trajectories`` does and tagged in ``metadata["split"]``, which the buffer's saves keep.
+        """
+        fresh = [t for t in self._trajectories if t.metadata.get(SPLIT_KEY) not in ("train", "val")]
+        train, val = split_trajectories(fresh, fraction, generator)
+        for side, members in (("train", train), ("val", val)):
+            for trajectory in members:
+                trajectory.metadata[SPLIT_KEY] = side
+        sides: dict[str, list[Trajectory]] = {"train": [], "val": []}
+        for trajectory in self._trajectories:
+            sides[str(trajectory.metadata[SPLIT_KEY])].append(trajectory)
+        return ReplayBuffer(self._capacity, sides["train"]), ReplayBuffer(self._capacity, sides["val"])
 
     def save(self, path: str | Path) -> Path:
         """Write the contents and capacity as a trajectory dataset (atomically, replacing an older save)."""

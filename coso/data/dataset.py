@@ -20,16 +20,15 @@ import math
 import os
 import platform
 import shutil
-import tempfile
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
+from coso.atomic import atomic_write_directory
 from coso.data.trajectory import Trajectory, Transition
 from coso.errors import DatasetError
 
@@ -49,7 +48,7 @@ _REWRITE_HINT = "re-create the dataset with coso.data.save_trajectories or fix t
 # --------------------------------------------------------------------------------------------- field types
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -387,21 +386,6 @@ def _copy_screenshots(paths: Sequence[str], source_root: Path, target_root: Path
         shutil.copyfile(source, destination)
 
 
-def _move_into_place(temporary: Path, target: Path) -> None:
-    """Rename a finished dataset onto ``target``, replacing an old one only after the new one is complete."""
-    if not target.exists():
-        os.rename(temporary, target)
-        return
-    backup = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(target, backup)
-    try:
-        os.rename(temporary, target)
-    except BaseException:
-        os.rename(backup, target)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
-
-
 def save_trajectories(
     trajectories: Sequence[Trajectory],
     path: str | Path,
@@ -434,9 +418,8 @@ def save_trajectories(
         extra=dict(extra or {}),
     )
     manifest_text = _json_line(manifest.to_json(), "manifest extra")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+
+    def write(temporary: Path) -> None:
         _write_text(temporary / TRAJECTORIES_FILE, encoded.trajectory_lines)
         _write_text(temporary / TRANSITIONS_FILE, encoded.transition_lines)
         for name, file_name in FEATURE_FILES.items():
@@ -444,10 +427,8 @@ def save_trajectories(
         if screenshot_root is not None:
             _copy_screenshots(encoded.screenshot_paths, Path(screenshot_root), temporary)
         _write_text(temporary / MANIFEST_FILE, [manifest_text])  # last: its presence marks a complete dataset
-        _move_into_place(temporary, target)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
+
+    atomic_write_directory(target, write)
     return target
 
 

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ _ARRAY_DTYPE_CLASSES = [type(np.dtype(code)) for code in "?bBhHiIlLqQefdgFDGUS"]
 
 # The numpy globals a pickled array or scalar refers to, under numpy 2 names and the numpy 1 names of
 # files written before numpy 2 (the reference's era).
-_NUMPY_SAFE_GLOBALS: list[object] = [
+_NUMPY_SAFE_GLOBALS: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [
     _reconstruct,
     scalar,
     np.ndarray,

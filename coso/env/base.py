@@ -7,8 +7,9 @@ A ``Device`` is a phone that can be touched and photographed; a ``Judge`` says w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from PIL import Image
@@ -18,6 +19,8 @@ from coso.errors import ConfigError
 
 if TYPE_CHECKING:
     from coso.env.tasks import Task
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -56,6 +59,63 @@ class Device(Protocol):
 
     def privileged_state(self) -> object | None:
         """The simulator's internal state for scripted experts; None on real devices."""
+
+
+class DeviceWrapper:
+    """A ``Device`` that forwards every call to the device it wraps through ``_forward``; subclasses override a
+    call (a screenshot check) or ``_forward`` itself (flagging a failed emulator) instead of restating all ten."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+
+    def _forward(self, what: str, call: Callable[[], T]) -> T:
+        """Run one call on the wrapped device; ``what`` names it for error messages."""
+        del what
+        return call()
+
+    def reset(self, seed: int) -> None:
+        """Reset the wrapped device."""
+        self._forward("resetting", lambda: self.device.reset(seed))
+
+    def screenshot(self) -> Image.Image:
+        """The wrapped device's screen."""
+        return self._forward("taking a screenshot", self.device.screenshot)
+
+    def window_size(self) -> tuple[int, int]:
+        """The wrapped device's screen size."""
+        return self._forward("reading the window size", self.device.window_size)
+
+    def tap(self, x: float, y: float) -> None:
+        """Tap on the wrapped device."""
+        self._forward("tapping", lambda: self.device.tap(x, y))
+
+    def swipe(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        """Swipe on the wrapped device."""
+        self._forward("swiping", lambda: self.device.swipe(x0, y0, x1, y1))
+
+    def type_text(self, text: str) -> None:
+        """Type on the wrapped device."""
+        self._forward("typing", lambda: self.device.type_text(text))
+
+    def press_back(self) -> None:
+        """Back key on the wrapped device."""
+        self._forward("pressing Back", self.device.press_back)
+
+    def press_home(self) -> None:
+        """Home key on the wrapped device."""
+        self._forward("pressing Home", self.device.press_home)
+
+    def press_enter(self) -> None:
+        """Enter key on the wrapped device."""
+        self._forward("pressing Enter", self.device.press_enter)
+
+    def close(self) -> None:
+        """Close the wrapped device."""
+        self.device.close()
+
+    def privileged_state(self) -> object | None:
+        """The wrapped device's privileged state (simulator only)."""
+        return self.device.privileged_state()
 
 
 class Judge(Protocol):

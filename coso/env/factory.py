@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -9,14 +10,13 @@ from pathlib import Path
 from coso.config import EnvConfig, RunConfig
 from coso.env.base import EpisodeConfig, PhoneEnv
 from coso.env.features import ImageEncoder, build_image_encoder
-from coso.env.pool import EnvPool
+from coso.env.pool import EnvFactory, EnvPool
 from coso.env.task_generator import generate_tasks, sequential_tasks
 from coso.env.task_parser import load_task_file
 from coso.env.tasks import Task
 from coso.errors import ConfigError
 from coso.seeding import EVAL_TASK_SEED, train_task_seed
 
-EnvFactory = Callable[[int], PhoneEnv]
 GENERATED_TRAIN_TASKS = 512
 
 
@@ -34,7 +34,7 @@ def _sim_factory(env: EnvConfig, seed: int) -> EnvFactory:
     from coso.env.judge import RuleJudge
     from coso.env.sim import SimConfig, SimPhone
 
-    sim_config = SimConfig.from_mapping(env.sim)
+    sim_config = SimConfig.from_mapping(dataclasses.asdict(env.sim))
     episode = episode_config(env)
 
     def make(slot: int) -> PhoneEnv:

@@ -345,8 +345,10 @@ class Blip2VisionEncoder:
                 "is it a BLIP-2 checkpoint?"
             )
         model.load_state_dict({key: state[key] for key in expected}, strict=True)
-        self.model = model.to(device=device, dtype=torch_dtype).eval().requires_grad_(False)
-        self.processor = self._load_processor(path, vision_config.image_size)
+        # transformers wraps PreTrainedModel.to in a decorator mypy reads as unbound
+        self.model = model.to(device=device, dtype=torch_dtype).eval().requires_grad_(False)  # type: ignore[call-arg]
+        # BLIP-2's vision config holds one int image_size (the stubs allow the generic [h, w] forms)
+        self.processor = self._load_processor(path, vision_config.image_size)  # type: ignore[arg-type]
         self.feature_dim = int(vision_config.hidden_size)
         self.device = device
         self.dtype = torch_dtype

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -155,7 +155,7 @@ class RuleJudge:
                 f"RuleJudge needs the simulated phone (coso.env.sim.SimPhone), got {type(phone).__name__}; "
                 "use env.judge=gemini with real devices"
             )
-        self.phone = phone
+        self.phone: Any = phone  # any device with privileged_state() (checked above)
 
     def reset(self, task: Task) -> None:
         """Check the goal can be judged; the baseline (initial switches, alarms) lives in the phone's own state."""

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from coso.actions import parse_action
-from coso.env.base import Device, Observation, PhoneEnv, StepResult
+from coso.env.base import Device, DeviceWrapper, Observation, PhoneEnv, StepResult
 from coso.env.tasks import Task
 from coso.errors import ConfigError, DeviceError, DeviceTimeoutError, TooManyRestartsError
 
@@ -68,7 +68,7 @@ def _uniform_colour(image: Image.Image) -> tuple[int, ...] | None:
     return None
 
 
-class ScreenshotGuard:
+class ScreenshotGuard(DeviceWrapper):
     """A ``Device`` wrapper that re-takes blank or too small screenshots and fails after ``retries`` more."""
 
     def __init__(
@@ -78,7 +78,7 @@ class ScreenshotGuard:
         retries: int = 3,
         retry_delay_s: float = 0.0,
     ) -> None:
-        self.device = device
+        super().__init__(device)
         self.on_corrupted = on_corrupted
         self.retries = retries
         self.retry_delay_s = retry_delay_s
@@ -99,46 +99,6 @@ class ScreenshotGuard:
             if attempt < self.retries and self.retry_delay_s > 0:
                 time.sleep(self.retry_delay_s)
         raise CorruptedScreenshotError(f"{1 + self.retries} screenshots in a row were corrupted; last: {problem}")
-
-    def reset(self, seed: int) -> None:
-        """Reset the wrapped device."""
-        self.device.reset(seed)
-
-    def window_size(self) -> tuple[int, int]:
-        """The wrapped device's screen size."""
-        return self.device.window_size()
-
-    def tap(self, x: float, y: float) -> None:
-        """Tap on the wrapped device."""
-        self.device.tap(x, y)
-
-    def swipe(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        """Swipe on the wrapped device."""
-        self.device.swipe(x0, y0, x1, y1)
-
-    def type_text(self, text: str) -> None:
-        """Type on the wrapped device."""
-        self.device.type_text(text)
-
-    def press_back(self) -> None:
-        """Back key on the wrapped device."""
-        self.device.press_back()
-
-    def press_home(self) -> None:
-        """Home key on the wrapped device."""
-        self.device.press_home()
-
-    def press_enter(self) -> None:
-        """Enter key on the wrapped device."""
-        self.device.press_enter()
-
-    def close(self) -> None:
-        """Close the wrapped device."""
-        self.device.close()
-
-    def privileged_state(self) -> object | None:
-        """The wrapped device's privileged state (simulator only)."""
-        return self.device.privileged_state()
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import json
 import logging
 import math
@@ -28,15 +29,13 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase, T5Config, T5ForConditionalGeneration
 from transformers.modeling_outputs import BaseModelOutput
 
+from coso.algorithms.coso import log_probs_entropy
 from coso.errors import CheckpointError, ConfigError, unsafe_load_reason
 from coso.models.constrained import GrammarConstraint
 from coso.models.serialization import (
-    load_config,
-    load_weights,
+    SavedModel,
     preview_names,
     require_directory,
-    save_config,
-    save_weights,
 )
 from coso.models.tokenizer import (
     TokenizerConfig,
@@ -49,6 +48,10 @@ from coso.models.tokenizer import (
 logger = logging.getLogger(__name__)
 
 FEED_FORWARD_KINDS = ("relu", "gated-gelu", "gelu", "gated-relu")
+# the KV cache's keyword in T5's forward and its output: ``cache`` from transformers 5.24 (``past_key_values`` is
+# deprecated there), ``past_key_values`` before
+T5_CACHE_ARGUMENT = "cache" if "cache" in inspect.signature(T5ForConditionalGeneration.forward).parameters \
+    else "past_key_values"
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,9 @@ class AutoUIConfig:
 
     def t5_config(self, tokenizer: PreTrainedTokenizerBase, vocab_size: int) -> T5Config:
         """The transformers T5Config of the text backbone, with the tokenizer's pad/eos ids."""
-        return T5Config(
+        # tie_word_embeddings and decoder_start_token_id go to PreTrainedConfig at run time (T5Config's
+        # signature does not list them)
+        return T5Config(  # type: ignore[call-arg]
             vocab_size=vocab_size,
             d_model=self.d_model,
             d_kv=self.d_kv,
@@ -269,6 +274,7 @@ def last_content_ids(token_ids: torch.Tensor, skip_ids: torch.Tensor, before: to
 def last_token_context(goal: GoalView, source: torch.Tensor, decoder_input_ids: torch.Tensor,
                        skip_ids: torch.Tensor, previous: WrittenContext | None) -> WrittenContext:
     """The ``last_token`` key: goal token x_s comes next where its predecessor is the token written last."""
+    assert goal.previous_source is not None, "the continuation's GoalView has the predecessors"
     before = previous.state if previous is not None else torch.full_like(decoder_input_ids[:, 0], -1)
     last = last_content_ids(decoder_input_ids, skip_ids, before, inclusive=True)
     follows = (goal.previous_source[:, None, :] == last[:, :, None]) & (last[:, :, None] >= 0)
@@ -285,6 +291,7 @@ def longest_match_context(goal: GoalView, source: torch.Tensor, decoder_input_id
     so in "usb-a to usb-b" the "-" after a written `"usb` is the first one, and after a written `to usb` the
     second. Where one goal token holds the longest match this is CopyNet's location-aware selective read
     (Gu et al., 2016) without its learned weights; with no repeated token it equals ``last_token``."""
+    assert goal.previous_position is not None, "the continuation's GoalView has the predecessors"
     match = previous.state if previous is not None else torch.zeros_like(source)
     has_previous = goal.previous_position >= 0
     previous_position = goal.previous_position.clamp_min(0)
@@ -331,6 +338,9 @@ class CopyHead(nn.Module):
     written by the LM head only (they would otherwise all share one continuation bonus).
     """
 
+    special_ids: torch.Tensor  # buffers, registered in __init__
+    skip_ids: torch.Tensor
+
     def __init__(self, d_model: int, special_ids: Sequence[int], goal_token_id: int | None = None,
                  whitespace_ids: Sequence[int] = (), continuation: bool = False, read: bool = False,
                  continuation_key: str = "last_token") -> None:
@@ -359,6 +369,7 @@ class CopyHead(nn.Module):
         ``written``: ``written_context`` of the decoder's inputs; needed only with ``continuation``.
         """
         source, goal = encoded.input_ids, self._goal(encoded)
+        assert source is not None  # _goal checked it
         scores = torch.einsum("btd,bsd->bts", self.query(decoder_states).float(), self.key(encoded.hidden).float())
         scores = scores / math.sqrt(decoder_states.shape[-1])
         if self.continuation is not None:
@@ -478,10 +489,11 @@ def _grammar_masked(logits: torch.Tensor, constraint: GrammarConstraint, states:
     return logits.masked_fill(~allowed, float("-inf"))
 
 
-class AutoUIPolicy(nn.Module):
+class AutoUIPolicy(SavedModel):
     """AutoUI: T5 with gated image fusion; writes AutoUI-grammar actions from (prompt, stacked screen features)."""
 
     CONFIG_NAME = "autoui_config.json"
+    CONFIG_CLASS = AutoUIConfig
 
     def __init__(self, config: AutoUIConfig, tokenizer: PreTrainedTokenizerBase) -> None:
         super().__init__()
@@ -524,12 +536,13 @@ class AutoUIPolicy(nn.Module):
             raise ConfigError("agent.lora_rank > 0 needs peft: pip install 'coso[lora]'") from error
         lora = LoraConfig(
             r=self.config.lora_rank,
-            lora_alpha=self.config.lora_alpha,
+            lora_alpha=self.config.lora_alpha,  # type: ignore[arg-type]  # peft says int; it scales by alpha / r
             lora_dropout=self.config.lora_dropout,
             target_modules=list(self.config.lora_target_modules),
             bias="none",
         )
-        self.t5 = get_peft_model(self.t5, lora)
+        # the peft wrapper forwards the T5's methods (get_encoder, embeddings, forward) to the wrapped model
+        self.t5 = get_peft_model(self.t5, lora)  # type: ignore[assignment]
         for name, parameter in self.named_parameters():
             parameter.requires_grad_("lora_" in name)
 
@@ -655,13 +668,13 @@ class AutoUIPolicy(nn.Module):
             written: list[torch.Tensor] = []
             cache = None
             context: WrittenContext | None = None
-            states = [constraint.start() for _ in range(batch)] if constraint is not None else []
+            states: list[tuple | None] = [constraint.start() for _ in range(batch)] if constraint is not None else []
             for _ in range(max_new_tokens):
                 context = self.written_context(next_input, encoded, context)
                 step = self.t5(encoder_outputs=encoder_outputs, attention_mask=encoded.attention_mask,
-                               past_key_values=cache, use_cache=True,
+                               **{T5_CACHE_ARGUMENT: cache}, use_cache=True,
                                **self.decoder_inputs(next_input, encoded, context))
-                cache = step.past_key_values
+                cache = getattr(step, T5_CACHE_ARGUMENT)
                 logits = step.logits[:, -1, :]
                 if self.copy is not None:  # log-probabilities are logits of the same distribution
                     logits = self.next_token_log_probs(step.logits, encoded, next_input, written=context)[:, -1, :]
@@ -697,7 +710,7 @@ class AutoUIPolicy(nn.Module):
                          **self.decoder_inputs(decoder_input_ids, encoded, written)).logits
         log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids, written=written)
         log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
-        entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
+        entropies = log_probs_entropy(log_softmax) * mask
         return TokenStats(log_probs, entropies, mask, labels, vocab_log_probs=log_softmax)
 
     def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str]) -> TokenStats:
@@ -706,21 +719,14 @@ class AutoUIPolicy(nn.Module):
 
     # ------------------------------------------------------------------------------------------ files
 
-    def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write config JSON, safetensors weights and the tokenizer into ``directory``."""
-        Path(directory).mkdir(parents=True, exist_ok=True)
+    def save_architecture(self, directory: Path) -> None:
+        """The tokenizer (``save_pretrained`` adds config and weights)."""
         self.tokenizer.save_pretrained(str(directory))
-        save_weights(directory, self)
-        save_config(directory, self.CONFIG_NAME, self.config)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> AutoUIPolicy:
-        """A policy written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
-        require_directory(directory, what="AutoUIPolicy.from_pretrained")
-        config = load_config(directory, cls.CONFIG_NAME, AutoUIConfig)
-        policy = cls(config, load_tokenizer(directory))
-        load_weights(directory, policy)
-        return policy
+    def from_saved_config(cls, config: AutoUIConfig, directory: Path) -> AutoUIPolicy:
+        """A policy with fresh weights over the saved tokenizer."""
+        return cls(config, load_tokenizer(directory))
 
 
 # ---------------------------------------------------------------------------------------------- Auto-UI-Base

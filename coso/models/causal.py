@@ -7,7 +7,6 @@ by replacing tokens with ``<null>`` line up one-to-one with the policy's action 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from transformers import PreTrainedTokenizerBase
 
 from coso.actions import NUM_ACTION_TYPES, ActionType, parse_action
 from coso.errors import ConfigError
-from coso.models.serialization import load_config, load_weights, require_directory, save_config, save_weights
+from coso.models.serialization import SavedModel
 from coso.models.text_encoder import SmallEncoderConfig, SmallTransformerEncoder, mean_pool
 from coso.models.tokenizer import TokenizerConfig, load_tokenizer, null_token_id, require_tokenizer
 
@@ -63,10 +62,11 @@ class TokenBatch:
     attention_mask: torch.Tensor
 
 
-class ActionTypeClassifier(nn.Module):
+class ActionTypeClassifier(SavedModel):
     """P(action type | action tokens): embeddings -> transformer -> mean pool over non-pad tokens -> logits."""
 
     CONFIG_NAME = "causal_config.json"
+    CONFIG_CLASS = ActionTypeClassifierConfig
 
     def __init__(self, config: ActionTypeClassifierConfig, tokenizer: PreTrainedTokenizerBase) -> None:
         super().__init__()
@@ -110,17 +110,11 @@ class ActionTypeClassifier(nn.Module):
         """Action-type probabilities ``[B, num_classes]``."""
         return self(input_ids, attention_mask).softmax(dim=-1)
 
-    def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write config JSON, safetensors weights and the tokenizer into ``directory``."""
-        Path(directory).mkdir(parents=True, exist_ok=True)
+    def save_architecture(self, directory: Path) -> None:
+        """The tokenizer (``save_pretrained`` adds config and weights)."""
         self.tokenizer.save_pretrained(str(directory))
-        save_weights(directory, self)
-        save_config(directory, self.CONFIG_NAME, self.config)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> ActionTypeClassifier:
-        """A classifier written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
-        require_directory(directory, what="ActionTypeClassifier.from_pretrained")
-        model = cls(load_config(directory, cls.CONFIG_NAME, ActionTypeClassifierConfig), load_tokenizer(directory))
-        load_weights(directory, model)
-        return model
+    def from_saved_config(cls, config: ActionTypeClassifierConfig, directory: Path) -> ActionTypeClassifier:
+        """A classifier with fresh weights over the saved tokenizer."""
+        return cls(config, load_tokenizer(directory))

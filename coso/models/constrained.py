@@ -247,7 +247,9 @@ class GrammarConstraint:
         for token_id in range(self.vocab_size):
             if token_id in special:
                 continue
-            text = tokenizer.decode([token_id], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+            # one id sequence decodes to one str (the stubs return the batch overload's union)
+            text: str = tokenizer.decode(  # type: ignore[assignment]
+                [token_id], skip_special_tokens=False, clean_up_tokenization_spaces=False)
             if text and "\ufffd" not in text:  # whole characters only: a partial UTF-8 byte never concatenates safely
                 self._texts.append((token_id, text))
         self._cache: dict[State, tuple[torch.Tensor, dict[int, State]]] = {}

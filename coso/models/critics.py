@@ -8,7 +8,6 @@ critic has two heads (a double critic) and its value is the minimum of the two s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,9 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from coso.algorithms.digirl import critic_success_probability, double_critic_value
 from coso.errors import ConfigError
-from coso.models.serialization import load_config, load_weights, require_directory, save_config, save_weights
+from coso.models.serialization import SavedModel
 from coso.models.text_encoder import (
     TextEncoder,
     TextEncoderSpec,
@@ -61,10 +61,11 @@ def value_head(input_dim: int, hidden: int, dropout: float) -> nn.Sequential:
     )
 
 
-class Critic(nn.Module):
+class Critic(SavedModel):
     """Shared body of the critics: text encoder + stacked screen features -> ``num_heads`` 2-class heads."""
 
     CONFIG_NAME: ClassVar[str] = "critic_config.json"
+    CONFIG_CLASS = CriticConfig
     num_heads: ClassVar[int] = 1
 
     def __init__(self, config: CriticConfig, text_encoder: TextEncoder) -> None:
@@ -92,7 +93,7 @@ class Critic(nn.Module):
     @property
     def device(self) -> torch.device:
         """Where the head weights live."""
-        return self.heads[0][0].weight.device
+        return next(self.heads.parameters()).device
 
     def features(self, prompts: Sequence[str], image_features: torch.Tensor) -> torch.Tensor:
         """``[text encoding ; stacked screen features]``, the heads' input ``[B, text_dim + num_screens * D]``."""
@@ -115,21 +116,14 @@ class Critic(nn.Module):
         inputs = self.features(prompts, image_features)
         return [head(inputs) for head in self.heads]
 
-    def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write config JSON, safetensors weights and the text encoder's tokenizer/config into ``directory``."""
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        self.text_encoder.save_architecture(Path(directory) / TEXT_ENCODER_DIR)
-        save_weights(directory, self)
-        save_config(directory, self.CONFIG_NAME, self.config)
+    def save_architecture(self, directory: Path) -> None:
+        """The text encoder's tokenizer/config (``save_pretrained`` adds config and weights)."""
+        self.text_encoder.save_architecture(directory / TEXT_ENCODER_DIR)
 
     @classmethod
-    def from_pretrained(cls: type[CriticT], directory: str | os.PathLike) -> CriticT:
-        """A critic written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
-        require_directory(directory, what=f"{cls.__name__}.from_pretrained")
-        config = load_config(directory, cls.CONFIG_NAME, CriticConfig)
-        critic = cls(config, restore_text_encoder(config.text_encoder, Path(directory) / TEXT_ENCODER_DIR))
-        load_weights(directory, critic)
-        return critic
+    def from_saved_config(cls: type[CriticT], config: CriticConfig, directory: Path) -> CriticT:
+        """A critic with fresh weights over the saved text encoder."""
+        return cls(config, restore_text_encoder(config.text_encoder, directory / TEXT_ENCODER_DIR))
 
 
 class StepCritic(Critic):
@@ -146,7 +140,7 @@ class StepCritic(Critic):
     def value(self, prompts: Sequence[str], image_features: torch.Tensor) -> torch.Tensor:
         """The pessimistic success probability ``min(P1(success), P2(success))``, ``[B]``."""
         first, second = self(prompts, image_features)
-        return torch.minimum(first.softmax(-1)[:, 1], second.softmax(-1)[:, 1])
+        return double_critic_value(first, second)
 
 
 class TrajectoryCritic(Critic):
@@ -161,4 +155,4 @@ class TrajectoryCritic(Critic):
 
     def value(self, prompts: Sequence[str], image_features: torch.Tensor) -> torch.Tensor:
         """The predicted success probability of the task from its first observation, ``[B]``."""
-        return self(prompts, image_features).softmax(-1)[:, 1]
+        return critic_success_probability(self(prompts, image_features))

@@ -25,6 +25,9 @@ class QHead(nn.Module):
     checkpoint of the module holds them; ``update_statistics`` moves them and rescales W, b so that Q is unchanged.
     """
 
+    popart_mean: torch.Tensor  # buffers, registered in __init__
+    popart_second_moment: torch.Tensor
+
     def __init__(
         self,
         hidden_size: int,

@@ -12,7 +12,7 @@ import json
 import os
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -22,9 +22,13 @@ from coso.atomic import atomic_write, atomic_write_text
 from coso.config_mapping import check_value_type
 from coso.errors import CheckpointError, ConfigError
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 WEIGHTS_NAME = "model.safetensors"
 
-ConfigT = TypeVar("ConfigT")
+ConfigT = TypeVar("ConfigT", bound="DataclassInstance")
+ModelT = TypeVar("ModelT", bound="SavedModel")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -46,7 +50,7 @@ def config_from_dict(config_class: type[ConfigT], values: dict[str, Any], where:
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
         field_type = hints[name]
-        if dataclasses.is_dataclass(field_type) and isinstance(value, dict):
+        if dataclasses.is_dataclass(field_type) and isinstance(field_type, type) and isinstance(value, dict):
             value = config_from_dict(field_type, value, f"{where}.{name}")
         elif typing.get_origin(field_type) is tuple and isinstance(value, list):
             value = tuple(value)
@@ -126,3 +130,35 @@ def preview_names(names: typing.Sequence[str], limit: int = 8) -> str:
     shown = ", ".join(names[:limit]) or "none"
     return f"[{shown}]" + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
+
+
+class SavedModel(torch.nn.Module):
+    """A module saved as a directory: ``CONFIG_NAME`` (its config as JSON), ``model.safetensors`` and the files
+    that rebuild its architecture; the one save/load protocol of the policy, the critics and the causal model."""
+
+    CONFIG_NAME: ClassVar[str]
+    CONFIG_CLASS: ClassVar[type[Any]]  # subclasses set self.config, an instance of it
+
+    def save_architecture(self, directory: Path) -> None:
+        """Write what rebuilding the module needs besides config and weights (its tokenizer or text encoder)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_saved_config(cls: type[ModelT], config: Any, directory: Path) -> ModelT:
+        """The module with fresh weights, from its config and the files ``save_architecture`` wrote."""
+        raise NotImplementedError
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Write the architecture files, the safetensors weights and the config JSON into ``directory``."""
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.save_architecture(Path(directory))
+        save_weights(directory, self)
+        save_config(directory, self.CONFIG_NAME, self.config)
+
+    @classmethod
+    def from_pretrained(cls: type[ModelT], directory: str | os.PathLike) -> ModelT:
+        """A module written by ``save_pretrained``; a missing or mismatched directory is a CheckpointError."""
+        require_directory(directory, what=f"{cls.__name__}.from_pretrained")
+        model = cls.from_saved_config(load_config(directory, cls.CONFIG_NAME, cls.CONFIG_CLASS), Path(directory))
+        load_weights(directory, model)
+        return model

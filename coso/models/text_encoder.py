@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from coso.errors import CheckpointError, ConfigError
 from coso.models.serialization import require_directory
@@ -110,7 +111,7 @@ def _post_norm_layers(layers: nn.ModuleList, states: torch.Tensor, attention_mas
     bias = torch.zeros(keep.shape, dtype=states.dtype, device=states.device).masked_fill(~keep, float("-inf"))
     bias = bias[:, None, None, :]
     batch, length, hidden = states.shape
-    for layer in layers:
+    for layer in cast(Iterable[nn.TransformerEncoderLayer], layers):
         heads = layer.self_attn.num_heads
         qkv = nn.functional.linear(states, layer.self_attn.in_proj_weight, layer.self_attn.in_proj_bias)
         query, key, value = qkv.view(batch, length, 3, heads, hidden // heads).permute(2, 0, 3, 1, 4)
@@ -183,7 +184,7 @@ class BuiltinTextEncoder(TextEncoder):
 class PretrainedTextEncoder(TextEncoder):
     """A transformers encoder (e.g. roberta-base) read from local files; ``model`` is its ``AutoModel``."""
 
-    def __init__(self, spec: TextEncoderSpec, tokenizer: PreTrainedTokenizerBase, model: nn.Module) -> None:
+    def __init__(self, spec: TextEncoderSpec, tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> None:
         super().__init__(spec, tokenizer)
         self.model = model
         self.output_dim = int(model.config.hidden_size)

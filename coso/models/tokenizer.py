@@ -217,7 +217,7 @@ def null_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
             f"the tokenizer has no {NULL_TOKEN} token; call coso.models.tokenizer.ensure_null_token(tokenizer) "
             "on tokenizers that were not trained by coso (for example a T5 checkpoint's)"
         )
-    return int(token_id)
+    return int(token_id)  # type: ignore[arg-type]  # one token converts to one id (stubs: the list overload's union)
 
 
 def ensure_null_token(tokenizer: PreTrainedTokenizerBase) -> int:

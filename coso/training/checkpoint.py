@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from coso.atomic import atomic_write_directory
 from coso.errors import CheckpointError, unsafe_load_reason
 
 CHECKPOINT_DIRNAME = "checkpoint"
@@ -97,37 +98,20 @@ def has_checkpoint(save_path: Path) -> bool:
     return (target / STATE_FILE).exists() or (target.with_name(f".{CHECKPOINT_DIRNAME}.old") / STATE_FILE).exists()
 
 
-def write_checkpoint(save_path: Path, state: TrainingState, writers: dict[str, Callable[[Path], None]],
+def write_checkpoint(save_path: Path, state: TrainingState, writers: dict[str, Callable[[Path], object]],
                      generators: Mapping[str, torch.Generator] | None = None) -> Path:
     """Write a checkpoint atomically; each writer fills its own sub-path; ``generators`` join the RNG state."""
     save_path = Path(save_path)
-    target = checkpoint_dir(save_path)
-    temporary = save_path / f".{CHECKPOINT_DIRNAME}.tmp"
-    previous = save_path / f".{CHECKPOINT_DIRNAME}.old"
-    if temporary.exists():
-        shutil.rmtree(temporary)
-    temporary.mkdir(parents=True)
-    for name, writer in writers.items():
-        writer(temporary / name)
-    document = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "state": asdict(state),
-                "rng": capture_rng_state(generators)}
-    (temporary / STATE_FILE).write_text(json.dumps(document))
-    _fsync_tree(temporary)
-    if previous.exists():
-        shutil.rmtree(previous)
-    if target.exists():
-        os.replace(target, previous)
-    os.replace(temporary, target)
-    if previous.exists():
-        shutil.rmtree(previous)
-    return target
 
+    def write(temporary: Path) -> None:
+        for name, writer in writers.items():
+            writer(temporary / name)
+        document = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "state": asdict(state),
+                    "rng": capture_rng_state(generators)}
+        (temporary / STATE_FILE).write_text(json.dumps(document))
 
-def _fsync_tree(root: Path) -> None:
-    for path in root.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
+    return atomic_write_directory(checkpoint_dir(save_path), write, temporary=save_path / f".{CHECKPOINT_DIRNAME}.tmp",
+                                  previous=save_path / f".{CHECKPOINT_DIRNAME}.old", sync=True)
 
 
 def _recover(save_path: Path) -> None:

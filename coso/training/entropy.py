@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -186,7 +186,7 @@ ENTROPY_BONUSES = {  # (use_entropy, use_causal) -> builder: DigiRL, naive entro
 }
 
 
-def build_entropy_bonus(config: RunConfig, models_getter: Callable[[], object], tokenizer) -> EntropyBonus:
+def build_entropy_bonus(config: RunConfig, models_getter: Callable[[], Any], tokenizer) -> EntropyBonus:
     """The bonus chosen by the reference's flags use_entropy / use_causal (a null bonus for DigiRL)."""
     key = (bool(config.use_entropy), bool(config.use_causal))
     if key not in ENTROPY_BONUSES:

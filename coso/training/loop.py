@@ -44,7 +44,7 @@ from coso.training.rollouts import Rollouts, episode_recorder, policy_agent
 from coso.training.run_dir import PhaseTimer, open_logger, seed_everything, start_run_dir
 from coso.training.summary import training_summary
 from coso.training.trainer import Trainer
-from coso.training.updates import offline_round, online_round, train_causal
+from coso.training.updates import offline_round, online_round, split_buffer, train_causal
 
 # the words this module acts on (coso.config's Enums offer exactly these; tests/test_config_checks.py)
 TRAIN_MODES = ("offline", "online", "off2on", "sft")
@@ -145,7 +145,7 @@ class TrainingRun:
             data = self.collector.offline_data(self._policy(cfg.agent.temperature), self.state.env_steps)
             self.buffer.add(data)
             self.state.episodes += len(data)
-            train_buffer, val_buffer = self.buffer.train_val_split(cfg.train.train_fraction, self.generator)
+            train_buffer, val_buffer = split_buffer(self.buffer, cfg.train, self.generator)
             metrics: dict[str, float] = {"offline_success_rate": float(np.mean([t.success for t in data]))}
             if cfg.use_causal:
                 metrics.update(train_causal(self.trainer, self.buffer, self.state, cfg.causal.pretrain_calls))
@@ -200,7 +200,7 @@ class TrainingRun:
         if train.failed_task_replay:
             metrics["failing_tasks"] = len(failing)
         with self.timer.phase("online_update"):
-            train_buffer, val_buffer = self.buffer.train_val_split(train.train_fraction, self.generator)
+            train_buffer, val_buffer = split_buffer(self.buffer, train, self.generator)
             if cfg.use_causal:  # pretrained on the first data it sees (offline, or the first rollouts)
                 pretrain = cfg.causal.pretrain_calls if self.state.causal_calls == 0 else 0
                 metrics.update(train_causal(self.trainer, self.buffer, self.state,
@@ -244,7 +244,8 @@ class TrainingRun:
     def summary(self) -> dict[str, Any]:
         """summary.json's content."""
         return training_summary(self.config, self.state, buffer_size=len(self.buffer), collections=self.collections,
-                                eval_episodes=len(self.eval_tasks), resumed=self.resumed, run_dir=self.run_dir)
+                                eval_tasks=self.eval_tasks, train_tasks=self.train_tasks, resumed=self.resumed,
+                                run_dir=self.run_dir)
 
     # ------------------------------------------------------------------------------------------ helpers
 

@@ -131,7 +131,7 @@ class RunLogger:
                     name=run_name or None,
                     dir=os.environ.get("WANDB_DIR", str(self.run_dir)),
                     config=redact_secrets(dict(config)),
-                    mode=mode,
+                    mode=mode,  # type: ignore[arg-type]  # WANDB_MODE from the environment: wandb checks it
                     reinit="finish_previous",
                     settings=settings,
                 )

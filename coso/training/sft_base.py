@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from coso.config import RunConfig
+from coso.config import RunConfig, TrainMode
 from coso.errors import ConfigError
 from coso.training.checkpoint import has_checkpoint, read_checkpoint
 
@@ -43,8 +43,9 @@ _CAUSAL_KEYS = ("hidden_size", "num_heads", "num_layers", "ffn_size")  # the bas
 
 def sft_base_key(config: RunConfig) -> dict[str, Any]:
     """What the base is a function of (JSON values), in a stable order."""
-    def pick(section: object, keys: tuple[str, ...]) -> dict[str, Any]:
-        values = dataclasses.asdict(section) if dataclasses.is_dataclass(section) else dict(section)
+    def pick(section: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+        values = dataclasses.asdict(section) if dataclasses.is_dataclass(section) and not isinstance(section, type) \
+            else dict(section)
         return {key: values[key] for key in keys}
 
     vlm = str(config.agent.architecture) == "hf_vlm"
@@ -80,8 +81,8 @@ def base_build_config(config: RunConfig) -> RunConfig:
     """The config of the base's own run: warm start only, with the base seed, into the cache directory."""
     path = sft_base_path(config)
     return dataclasses.replace(
-        config, seed=config.train.sft_seed, save_path=str(path), train_mode="sft", load_path="", offline_data="",
-        config_name="pretrain_base",
+        config, seed=config.train.sft_seed, save_path=str(path), train_mode=TrainMode.sft, load_path="",
+        offline_data="", config_name="pretrain_base",
     )
 
 

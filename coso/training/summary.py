@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from coso.config import RunConfig
+from coso.env.tasks import Task
 from coso.stats import wilson_interval
 from coso.training.checkpoint import TrainingState
 from coso.training.collection import CollectionReport
@@ -21,9 +22,16 @@ def algorithm_label(config: RunConfig) -> str:
     return "digirl"
 
 
+def tasks_seen_in_training(eval_tasks: Sequence[Task], train_tasks: Sequence[Task]) -> int:
+    """How many evaluation tasks are worded exactly as a training task (with task_file and no eval_task_file,
+    evaluation takes the task file's first lines, so all of them)."""
+    train_texts = {task.text for task in train_tasks}
+    return sum(task.text in train_texts for task in eval_tasks)
+
+
 def training_summary(config: RunConfig, state: TrainingState, *, buffer_size: int,
-                     collections: Mapping[str, CollectionReport], eval_episodes: int, resumed: bool,
-                     run_dir: Path) -> dict[str, Any]:
+                     collections: Mapping[str, CollectionReport], eval_tasks: Sequence[Task],
+                     train_tasks: Sequence[Task], resumed: bool, run_dir: Path) -> dict[str, Any]:
     """summary.json's content."""
     return {
         "config_name": config.config_name,
@@ -40,7 +48,8 @@ def training_summary(config: RunConfig, state: TrainingState, *, buffer_size: in
         "eval_success_rate": dict(state.eval_results),
         "eval_success_ci95": {name: [round(bound, 4) for bound in wilson_interval(*counts)]
                               for name, counts in state.eval_counts.items()},
-        "eval_episodes": eval_episodes,
+        "eval_episodes": len(eval_tasks),
+        "eval_tasks_in_training": tasks_seen_in_training(eval_tasks, train_tasks),
         "wall_seconds": {k: round(v, 2) for k, v in state.wall_seconds.items()},
         "resumed": resumed,
         "save_path": str(run_dir),

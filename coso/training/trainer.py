@@ -47,7 +47,7 @@ class Models:
     causal: ActionTypeClassifier
 
 
-BatchObserver = Callable[[TransitionBatch, "torch.Tensor | None"], None]  # (actor batch, its bonus weights)
+BatchObserver = Callable[[TransitionBatch, "torch.Tensor | None"], object]  # (actor batch, its bonus weights)
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -191,7 +191,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ actor
 
     def train_actor(self, buffer: ReplayBuffer, epochs: int, *, entropy: bool,
-                    anchor: ReplayBuffer | None = None, reference: torch.nn.Module | None = None,
+                    anchor: ReplayBuffer | None = None, reference: AutoUIPolicy | None = None,
                     kl_source: ReplayBuffer | None = None) -> dict[str, float]:
         """DigiRL's advantage-filtered actor update, minus alpha * H^B when the entropy bonus is on, plus
         ``algorithm.bc_anchor_coeff`` times the token-mean NLL of a batch from ``anchor`` (the successes), plus
@@ -231,7 +231,7 @@ class Trainer:
                 anchor_loss = self._bc_nll(anchor, "token_mean")
                 metrics.setdefault("bc_anchor_loss", []).append(float(anchor_loss.detach()))
                 loss = loss + anchor_coeff * anchor_loss
-            if len(kl_source):
+            if len(kl_source) and reference is not None:  # kl_source is empty without a reference
                 kl = self._reference_kl(kl_source, reference)
                 metrics.setdefault("kl_to_reference", []).append(float(kl.detach()))
                 loss = loss + kl_coeff * kl
@@ -244,13 +244,13 @@ class Trainer:
         result["actor_total_loss"] = _mean(losses)
         return result
 
-    def _reference_kl(self, buffer: ReplayBuffer, reference: torch.nn.Module) -> torch.Tensor:
+    def _reference_kl(self, buffer: ReplayBuffer, reference: AutoUIPolicy) -> torch.Tensor:
         """Token-mean KL(reference || policy) on one sampled batch of the buffer's teacher-forced actions."""
         batch = self._device_batch(buffer.sample(self.config.train.batch_size, self.generator))
         stats = self.policy(batch.prompts, batch.image_features, batch.actions)
         with torch.no_grad():
-            reference.eval()
-            reference_stats = reference.token_stats(batch.prompts, batch.image_features, batch.actions)
+            reference_stats = reference.eval().token_stats(batch.prompts, batch.image_features, batch.actions)
+        assert reference_stats.vocab_log_probs is not None  # token_stats always fills it
         return reference_kl(stats.vocab_log_probs, reference_stats.vocab_log_probs, stats.mask)
 
     def _bc_nll(self, buffer: ReplayBuffer, reduction: str) -> torch.Tensor:

@@ -13,15 +13,28 @@ from collections.abc import Callable, Sequence
 import torch
 
 from coso.algorithms.digirl import offline_trajectory_filter, online_trajectory_filter
-from coso.config import RunConfig
-from coso.data.buffer import ReplayBuffer, collate_transitions
+from coso.config import RunConfig, TrainConfig
+from coso.data.buffer import GeneratorLike, ReplayBuffer, collate_transitions
 from coso.data.trajectory import Trajectory
+from coso.models.autoui import AutoUIPolicy
 from coso.models.critics import StepCritic, TrajectoryCritic
 from coso.training.checkpoint import TrainingState
 from coso.training.trainer import Trainer
 
 # the KL anchor's reference policy, asked for when a round first trains the actor (None: no KL anchor)
-ReferenceSource = Callable[[], "torch.nn.Module | None"]
+ReferenceSource = Callable[[], "AutoUIPolicy | None"]
+
+# train.val_split: how a round's (train, val) buffers come from the replay buffer
+VAL_SPLITS: dict[str, Callable[[ReplayBuffer, float, GeneratorLike], tuple[ReplayBuffer, ReplayBuffer]]] = {
+    "on_entry": ReplayBuffer.split_on_entry,
+    "every_iteration": ReplayBuffer.train_val_split,
+}
+
+
+def split_buffer(buffer: ReplayBuffer, train: TrainConfig, generator: torch.Generator
+                 ) -> tuple[ReplayBuffer, ReplayBuffer]:
+    """A round's (train, val) buffers as ``train.val_split`` says."""
+    return VAL_SPLITS[str(train.val_split)](buffer, train.train_fraction, generator)
 
 
 def kept_composition(kept: Sequence[Trajectory]) -> dict[str, float]:

@@ -6,7 +6,7 @@ Nothing here needs an Android SDK at import time; processes start only when a fl
 from coso.env.android.appium_device import AppiumDevice, DeviceTimeouts
 from coso.env.android.commands import CommandResult, CommandRunner, SubprocessRunner
 from coso.env.android.emulator import AppiumServer, EmulatorConfig, EmulatorFleet, EmulatorInstance
-from coso.env.android.emulator_device import AndroidSettings, EmulatorDevice, fleet_device_factory
+from coso.env.android.emulator_device import AndroidSettings, EmulatorDevice
 from coso.env.android.ports import PortAllocator
 
 __all__ = [
@@ -22,5 +22,4 @@ __all__ = [
     "EmulatorInstance",
     "PortAllocator",
     "SubprocessRunner",
-    "fleet_device_factory",
 ]

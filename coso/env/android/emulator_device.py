@@ -14,11 +14,10 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from PIL import Image
-
 from coso.config_mapping import dataclass_from_mapping
 from coso.env.android.appium_device import AppiumDevice, DeviceTimeouts
 from coso.env.android.emulator import EmulatorConfig, EmulatorFleet
+from coso.env.base import DeviceWrapper
 from coso.errors import DeviceError
 
 logger = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ class AndroidSettings:
         return cls(emulator, timeouts, capabilities)
 
 
-class EmulatorDevice:
+class EmulatorDevice(DeviceWrapper):
     """``coso.env.base.Device`` for slot ``index`` of a fleet: Appium control plus snapshot resets."""
 
     def __init__(self, fleet: EmulatorFleet, index: int, timeouts: DeviceTimeouts | None = None,
@@ -55,17 +54,22 @@ class EmulatorDevice:
         self.timeouts = timeouts or DeviceTimeouts()
         self.extra_capabilities = dict(capabilities or {})
         fleet.ensure_ready(index)
-        self.remote = self._guard("opening a session", self._open_session)
+        super().__init__(self._forward("opening a session", self._open_session))
 
     def __repr__(self) -> str:
         return f"EmulatorDevice(index={self.index}, instance={self.fleet.instances[self.index]!r})"
+
+    @property
+    def remote(self) -> AppiumDevice:
+        """The Appium session this device drives."""
+        return self.device  # type: ignore[return-value]  # always the AppiumDevice of _open_session
 
     def _open_session(self) -> AppiumDevice:
         return AppiumDevice(self.fleet.servers[self.index].url,
                             self.fleet.capabilities(self.index, self.extra_capabilities),
                             self.timeouts, reset_mode="none")
 
-    def _guard(self, what: str, call: Callable[[], T]) -> T:
+    def _forward(self, what: str, call: Callable[[], T]) -> T:
         """Run a call; on a device failure, flag the emulator so the next device for this slot restarts it."""
         try:
             return call()
@@ -82,39 +86,7 @@ class EmulatorDevice:
                 self.remote.connect()
             self.remote.press_home()
 
-        self._guard("resetting", reset)
-
-    def screenshot(self) -> Image.Image:
-        """The screen as an RGB image."""
-        return self._guard("taking a screenshot", self.remote.screenshot)
-
-    def window_size(self) -> tuple[int, int]:
-        """Screen size in pixels."""
-        return self._guard("reading the window size", self.remote.window_size)
-
-    def tap(self, x: float, y: float) -> None:
-        """Tap at normalised (x, y)."""
-        self._guard("tapping", lambda: self.remote.tap(x, y))
-
-    def swipe(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        """Swipe between normalised points."""
-        self._guard("swiping", lambda: self.remote.swipe(x0, y0, x1, y1))
-
-    def type_text(self, text: str) -> None:
-        """Type into the focused field."""
-        self._guard("typing", lambda: self.remote.type_text(text))
-
-    def press_back(self) -> None:
-        """Back key."""
-        self._guard("pressing Back", self.remote.press_back)
-
-    def press_home(self) -> None:
-        """Home key."""
-        self._guard("pressing Home", self.remote.press_home)
-
-    def press_enter(self) -> None:
-        """Enter key."""
-        self._guard("pressing Enter", self.remote.press_enter)
+        self._forward("resetting", reset)
 
     def close(self) -> None:
         """End the Appium session; the emulator stays up for the slot's next device (the fleet stops it)."""
@@ -123,8 +95,3 @@ class EmulatorDevice:
     def privileged_state(self) -> object | None:
         """None: a real phone has no simulator state."""
         return None
-
-
-def fleet_device_factory(fleet: EmulatorFleet, settings: AndroidSettings) -> Callable[[int], EmulatorDevice]:
-    """A per-slot device constructor for the environment pool's env factory."""
-    return lambda index: EmulatorDevice(fleet, index, settings.timeouts, settings.capabilities)

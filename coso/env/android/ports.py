@@ -33,13 +33,6 @@ def is_port_free(port: int) -> bool:
     return True
 
 
-def free_loopback_port() -> int:
-    """A port the operating system says is free right now (bind to port 0 on 127.0.0.1)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PortAllocator:
     """Hands out ports that are free and not already reserved by this process; thread-safe."""
 

@@ -161,7 +161,7 @@ def search_suggestions(text: str, context: str) -> tuple[str, ...]:
     """Autocomplete suggestions for ``text`` typed in a search box (``context`` names which box)."""
     typed = normalize_text(text)
     if not typed:
-        return []
+        return ()
     kind = "shop" if context.startswith("shop:") else _COMPLETION_KIND.get(context, "web")
     rng = stable_rng("suggest", context, typed)
     completions = rng.sample(_COMPLETIONS[kind], MAX_SUGGESTIONS - 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from coso.env.sim.apps.maps import place_of
 from coso.env.sim.apps.youtube import playing_video
-from coso.env.sim.catalog import NOTIFICATION_SWITCH_PREFIX, resolve_app
+from coso.env.sim.catalog import resolve_app
 from coso.env.sim.content import Video, store_results
 from coso.env.sim.state import PhoneState
 from coso.env.sim.text import content_tokens, normalize_domain, tokens
@@ -123,11 +123,6 @@ def settings_page_shown(state: PhoneState) -> str:
 def switch_visible(screen: Screen, key: str) -> bool:
     """True when the switch (or quick-settings tile) ``key`` is on screen."""
     return screen.find(f"switch.{key}") is not None or screen.find(f"tile.{key}") is not None
-
-
-def notification_switch(app: str) -> str:
-    """The toggle key of an app's notifications switch."""
-    return f"{NOTIFICATION_SWITCH_PREFIX}{resolve_app(app)}"
 
 
 def enabled_alarms(alarms: list[tuple[int, int, bool]], hour: int, minute: int) -> int:

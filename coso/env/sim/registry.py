@@ -9,7 +9,7 @@ behaviour (no enter hook, no submit action), not an error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from coso.registry import register_in
 
@@ -32,34 +32,31 @@ ROOTS: dict[str, RootFactory] = {}  # app -> the page it opens on
 ENTER_HOOKS: dict[str, EnterHook] = {}  # page.view -> runs when a page of that view is shown
 FIRST_RUN_POPUPS: dict[str, str] = {}  # app -> popup that may greet its first launch (by difficulty)
 
-F = TypeVar("F")
-
-
-def view(name: str) -> Callable[[F], F]:
+def view(name: str) -> Callable[[ViewBuilder], ViewBuilder]:
     """Register the builder of a page view."""
     return register_in(VIEWS, name, "simulator view")
 
 
-def popup(name: str) -> Callable[[F], F]:
+def popup(name: str) -> Callable[[PopupBuilder], PopupBuilder]:
     """Register the builder of a popup."""
     return register_in(POPUPS, name, "simulator popup")
 
 
-def command(name: str) -> Callable[[F], F]:
+def command(name: str) -> Callable[[CommandHandler], CommandHandler]:
     """Register a tap command handler."""
     return register_in(COMMANDS, name, "simulator command")
 
 
-def submitter(field_id: str) -> Callable[[F], F]:
+def submitter(field_id: str) -> Callable[[Submitter], Submitter]:
     """Register what Enter does in a text field."""
     return register_in(SUBMITTERS, field_id, "simulator submitter")
 
 
-def root(app: str) -> Callable[[F], F]:
+def root(app: str) -> Callable[[RootFactory], RootFactory]:
     """Register the page an app opens on."""
     return register_in(ROOTS, app, "simulator root page")
 
 
-def on_enter(view_name: str) -> Callable[[F], F]:
+def on_enter(view_name: str) -> Callable[[EnterHook], EnterHook]:
     """Register a hook run when a page of ``view_name`` is shown."""
     return register_in(ENTER_HOOKS, view_name, "simulator enter hook")

@@ -29,16 +29,19 @@ class _TextCache:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.lock = threading.Lock()  # environment pools render from several threads
-        self.fonts: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
+        self.fonts: dict[int, ImageFont.FreeTypeFont] = {}
         self.glyphs: dict[tuple[str, int], tuple[Image.Image, tuple[int, int], float]] = {}
         self.masks: OrderedDict[tuple[str, int], tuple[Image.Image, tuple[int, int], int]] = OrderedDict()
         self.fits: OrderedDict[tuple[str, int, int], str] = OrderedDict()
 
-    def font(self, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-        """The default font at ``size`` pixels."""
+    def font(self, size: int) -> ImageFont.FreeTypeFont:
+        """The default font at ``size`` pixels (a FreeType font: the glyph cache needs its ``getmask2``)."""
         font = self.fonts.get(size)
         if font is None:
-            font = ImageFont.load_default(size=size)
+            loaded = ImageFont.load_default(size=size)
+            if not isinstance(loaded, ImageFont.FreeTypeFont):
+                raise RuntimeError("the simulator's renderer needs Pillow built with FreeType (pip install pillow)")
+            font = loaded
             self.fonts[size] = font
         return font
 

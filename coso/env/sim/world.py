@@ -27,7 +27,7 @@ _NOTICES = (
 def _layout(rng: random.Random, variation: float, installed: list[str]) -> Layout:
     if variation <= 0:
         home = tuple(app for app in EASY_HOME_APPS if app not in DOCK_APPS)
-        dock = DOCK_APPS
+        dock: tuple[str, ...] = DOCK_APPS
     else:
         count = max(4, round(16 - 8 * variation))
         dock = DOCK_APPS if rng.random() >= variation / 2 else tuple(rng.sample(installed, 4))

@@ -58,9 +58,9 @@ def search_settings(state: PhoneState, text: str) -> list[tuple[str, str, Page]]
             parent = SETTINGS_BY_ID[spec.parent].title if spec.parent else ""
             found.append((spec.title, parent, settings_page(spec.id)))
     for app in sorted(state.installed, key=lambda a: app_label(a).lower()):
-        spec = app_spec(app)
-        if matches(spec.name, spec.label, *spec.aliases):
-            found.append((spec.label, "App info", app_info_page(app)))
+        info = app_spec(app)
+        if matches(info.name, info.label, *info.aliases):
+            found.append((info.label, "App info", app_info_page(app)))
     return found[:8]
 
 

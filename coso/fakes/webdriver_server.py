@@ -47,7 +47,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from coso.env.base import Device
+from coso.env.base import Device, DeviceWrapper
 from coso.errors import ConfigError, DeviceError
 
 logger = logging.getLogger(__name__)
@@ -394,10 +394,10 @@ class SimWebDriverServer:
                 return failure.status, failure.body()
             return HTTPStatus.OK, {"value": value}
         if allowed:
-            error = W3CError("unknown method", f"{method} is not allowed on {route} (use {', '.join(allowed)})")
+            failure = W3CError("unknown method", f"{method} is not allowed on {route} (use {', '.join(allowed)})")
         else:
-            error = W3CError("unknown command", f"{method} {route} is not a command this server knows")
-        return error.status, error.body()
+            failure = W3CError("unknown command", f"{method} {route} is not a command this server knows")
+        return failure.status, failure.body()
 
     def _require_session(self, session_id: str | None) -> _Session:
         if self._session is None or session_id != self._session.session_id:
@@ -654,7 +654,7 @@ class _BoundedHTTPServer(HTTPServer):
     def close_pending(self) -> None:
         """Close queued and rejected connections (the server is stopping)."""
         with self._lock:
-            for request, *_ in [*self._waiting, *self._lingering]:
+            for request in [entry[0] for entry in self._waiting] + [entry[0] for entry in self._lingering]:
                 request.close()
             self._waiting.clear()
             self._lingering = []
@@ -677,7 +677,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         """Apply the read/send timeout and register with the server's reaper."""
-        self.timeout = self.app.read_timeout_s
+        # typeshed declares timeout a ClassVar, but socketserver reads it from the instance in setup()
+        self.timeout = self.app.read_timeout_s  # type: ignore[misc]
         self._deadline: float | None = None
         self._timed_out = False
         super().setup()
@@ -733,8 +734,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """The standard library's errors as W3C error JSON, with HTTP/1.1 headers; the connection closes after it."""
         if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
             self.request_version = "HTTP/1.1"  # a request line the parser took for HTTP/0.9 still gets headers
-        errors = {HTTPStatus.NOT_FOUND: "unknown command", HTTPStatus.METHOD_NOT_ALLOWED: "unknown method",
-                  HTTPStatus.NOT_IMPLEMENTED: "unknown method", HTTPStatus.REQUEST_TIMEOUT: "timeout"}
+        errors: dict[int, str] = {
+            HTTPStatus.NOT_FOUND: "unknown command", HTTPStatus.METHOD_NOT_ALLOWED: "unknown method",
+            HTTPStatus.NOT_IMPLEMENTED: "unknown method", HTTPStatus.REQUEST_TIMEOUT: "timeout"}
         status = HTTPStatus.METHOD_NOT_ALLOWED if code == HTTPStatus.NOT_IMPLEMENTED else code
         name = errors.get(code, "invalid argument" if 400 <= code < 500 else "unknown error")
         text = message or _phrase(code)
@@ -817,58 +819,24 @@ def _w3c(error: W3CError) -> tuple[int, dict[str, Any]]:
     return error.status, error.body()
 
 
-class ServedDevice:
+class ServedDevice(DeviceWrapper):
     """An ``AppiumDevice`` on a ``SimWebDriverServer`` plus the served phone's privileged state (experts, RuleJudge).
 
-    Every control and screenshot goes over the wire through appium-python-client; only
-    ``privileged_state`` reads the server-side phone directly, as the simulator's scripted expert needs.
+    Every control and screenshot goes over the wire through appium-python-client (W3C pointer actions, mobile:
+    pressKey); only ``privileged_state`` reads the server-side phone directly, as the simulator's scripted
+    expert needs. ``close`` ends the session; the server keeps running.
     """
 
     def __init__(self, server: SimWebDriverServer, timeouts: Any = None) -> None:
         from coso.env.android.appium_device import AppiumDevice
 
         self.server = server
-        self.remote = AppiumDevice(server.url, {"platformName": "Android"}, timeouts, reset_mode="sim_seed")
+        super().__init__(AppiumDevice(server.url, {"platformName": "Android"}, timeouts, reset_mode="sim_seed"))
 
-    def reset(self, seed: int) -> None:
-        """Seeded reset of the served phone, over the wire."""
-        self.remote.reset(seed)
-
-    def screenshot(self) -> Any:
-        """The served phone's screen, fetched as a PNG over the wire."""
-        return self.remote.screenshot()
-
-    def window_size(self) -> tuple[int, int]:
-        """Screen size, over the wire."""
-        return self.remote.window_size()
-
-    def tap(self, x: float, y: float) -> None:
-        """Tap, as a W3C pointer action."""
-        self.remote.tap(x, y)
-
-    def swipe(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        """Swipe, as a W3C pointer action."""
-        self.remote.swipe(x0, y0, x1, y1)
-
-    def type_text(self, text: str) -> None:
-        """Type into the active element."""
-        self.remote.type_text(text)
-
-    def press_back(self) -> None:
-        """Back key (mobile: pressKey 4)."""
-        self.remote.press_back()
-
-    def press_home(self) -> None:
-        """Home key (mobile: pressKey 3)."""
-        self.remote.press_home()
-
-    def press_enter(self) -> None:
-        """Enter key (mobile: pressKey 66)."""
-        self.remote.press_enter()
-
-    def close(self) -> None:
-        """End the session (the server keeps running)."""
-        self.remote.close()
+    @property
+    def remote(self) -> Any:
+        """The Appium session over the wire."""
+        return self.device
 
     def privileged_state(self) -> object | None:
         """The served phone's own state, read server-side."""
