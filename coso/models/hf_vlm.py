@@ -37,7 +37,7 @@ from torch import nn
 
 from coso.errors import CheckpointError, ConfigError
 from coso.models.autoui import TokenStats, evaluation_mode
-from coso.models.constrained import GrammarConstraint
+from coso.models.constrained import GrammarConstraint, State
 from coso.models.serialization import load_config, require_directory, save_config
 from coso.models.tokenizer import ensure_null_token, null_token_id
 
@@ -65,7 +65,7 @@ class HFVLMConfig:
     screen_width: int = 54  # the screen_pixels encoder's size: env.image_feature_dim = width * height * 3
     screen_height: int = 96
     lora_rank: int = 8  # 0: full fine-tuning
-    lora_alpha: float = 16.0
+    lora_alpha: int = 16
     lora_dropout: float = 0.05
     lora_target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     dtype: str = "auto"  # "auto": bfloat16 where CUDA is available, float32 otherwise; or a DTYPES name
@@ -188,7 +188,7 @@ class HFVLMPolicy(nn.Module):
     def __init__(self, config: HFVLMConfig, model: nn.Module, processor: Any) -> None:
         super().__init__()
         self.config = config
-        self.model = model
+        self.model: Any = model  # a transformers model (peft-wrapped with LoRA)
         self.processor = processor
         self.tokenizer = processor.tokenizer
         if self.tokenizer.eos_token_id is None:
@@ -425,12 +425,13 @@ def _closed(row: list[int], constraint: GrammarConstraint, eos: int) -> list[int
     """A constrained row the token budget cut off, completed with the grammar's shortest closing text."""
     if row and row[-1] == eos:
         return row
-    states = [constraint.start()]
+    states: list[State | None] = [constraint.start()]
     for token in row:
         states = constraint.advance(states, [token])
         if states[0] is None:
             return row
-    return row + constraint.completion_ids(states[0])
+    final = states[0]
+    return row + constraint.completion_ids(final) if final is not None else row
 
 
 def hf_vlm_config(values: Mapping[str, Any], *, base_path: str, screen_width: int, screen_height: int) -> HFVLMConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from coso.config import RunConfig
@@ -51,7 +52,8 @@ def _hf_vlm_settings(config: RunConfig) -> HFVLMConfig:
                          screen_width=env.screen_pixels_width, screen_height=env.screen_pixels_height)
 
 
-POLICY_BUILDERS = {"autoui": _autoui_policy, "hf_vlm": _hf_vlm_policy}  # agent.architecture -> builder
+# agent.architecture -> builder
+POLICY_BUILDERS: dict[str, Callable[[RunConfig], Policy]] = {"autoui": _autoui_policy, "hf_vlm": _hf_vlm_policy}
 
 
 def _policy(config: RunConfig) -> Policy:

@@ -191,7 +191,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ actor
 
     def train_actor(self, buffer: ReplayBuffer, epochs: int, *, entropy: bool,
-                    anchor: ReplayBuffer | None = None, reference: AutoUIPolicy | None = None,
+                    anchor: ReplayBuffer | None = None, reference: Policy | None = None,
                     kl_source: ReplayBuffer | None = None) -> dict[str, float]:
         """DigiRL's advantage-filtered actor update, minus alpha * H^B when the entropy bonus is on, plus
         ``algorithm.bc_anchor_coeff`` times the token-mean NLL of a batch from ``anchor`` (the successes), plus
@@ -244,7 +244,7 @@ class Trainer:
         result["actor_total_loss"] = _mean(losses)
         return result
 
-    def _reference_kl(self, buffer: ReplayBuffer, reference: AutoUIPolicy) -> torch.Tensor:
+    def _reference_kl(self, buffer: ReplayBuffer, reference: Policy) -> torch.Tensor:
         """Token-mean KL(reference || policy) on one sampled batch of the buffer's teacher-forced actions."""
         batch = self._device_batch(buffer.sample(self.config.train.batch_size, self.generator))
         stats = self.policy(batch.prompts, batch.image_features, batch.actions)
