@@ -1,7 +1,7 @@
 """Typed run configuration: the Hydra schema every YAML under configs/ is checked against.
 
 Sections mirror the modules: ``env`` (environment pool and phone), ``agent`` (policy and critic models),
-``algorithm`` (DigiRL / Filtered BC / CoSo settings), ``train`` (loop sizes, optimisers), ``causal``
+``algorithm`` (DigiRL / Filtered BC / CoSo / AFSFT settings), ``train`` (loop sizes, optimisers), ``causal``
 (CoSo's causal model and token weights), ``logging``. The reference's flag names ``use_entropy``,
 ``use_causal`` and ``entropy_coeff`` stay at the top level so its ablation recipes carry over.
 A key that is not in this schema fails with a clear Hydra error naming it.
@@ -83,6 +83,7 @@ class AlgorithmName(ConfigChoice):
     digirl = "digirl"
     filteredbc = "filteredbc"
     coso = "coso"
+    afsft = "afsft"  # advantage-filtered SFT with a token-level Q head ("VLM Q-Learning")
 
 
 class AdvantageForm(ConfigChoice):
@@ -90,6 +91,34 @@ class AdvantageForm(ConfigChoice):
 
     reference = "reference"  # the released code
     doubly_robust = "doubly_robust"  # the paper
+
+
+class AFSFTDiscount(ConfigChoice):
+    """``algorithm.afsft.discount``: where gamma applies in the token MDP (coso.algorithms.afsft.DISCOUNT_MODES)."""
+
+    token = "token"  # every token step (the literal token MDP)
+    turn = "turn"  # once per turn, at its last token
+
+
+class AFSFTStateValue(ConfigChoice):
+    """``algorithm.afsft.state_value``: V(s) from Q (coso.algorithms.afsft.STATE_VALUE_FORMS)."""
+
+    expectation = "expectation"  # E_{a~pi} Q(s, a), the paper's
+    max = "max"
+
+
+class AFSFTBetaSchedule(ConfigChoice):
+    """``algorithm.afsft.beta_schedule``: how the filter's beta leaves -inf (coso.algorithms.afsft.BETA_SCHEDULES)."""
+
+    step = "step"
+    linear = "linear"
+
+
+class AFSFTReduction(ConfigChoice):
+    """``algorithm.afsft.sft_reduction``: the filtered SFT loss's mean (coso.algorithms.afsft.SFT_REDUCTIONS)."""
+
+    all_tokens = "all_tokens"
+    kept_tokens = "kept_tokens"
 
 
 class CausalEstimator(ConfigChoice):
@@ -260,6 +289,10 @@ class EnvConfig:
     # "terminate" (the reference's rule) or "penalize" (continue with a penalty)
     invalid_action: InvalidAction = InvalidAction.terminate
     invalid_action_penalty: float = 0.0
+    # "penalize": the episode times out after this many consecutive invalid actions (0: never), the last one
+    # rewarded -invalid_timeout_penalty (AFSFT's reward shaping: reference-notes section 4)
+    invalid_timeout_after: int = 0
+    invalid_timeout_penalty: float = 0.0
     # digits after the decimal point in the demonstrator's points: AutoUI's 4, or fewer for a leaner text
     point_decimals: int = 4
     max_steps_general: int = 10
@@ -302,6 +335,30 @@ class AgentConfig:
 
 
 @dataclass
+class AFSFTConfig:
+    """algorithm.afsft: AFSFT's Q head, TD critic and advantage filter (coso/algorithms/afsft.py)."""
+
+    td_coeff: float = 1.0  # lambda in the joint loss filtered SFT + lambda * TD
+    gamma: float = 0.9  # the token MDP's discount, applied as `discount` says
+    # "turn" (default: gamma once per turn, the horizon the phone's rewards live on) or "token" (every token)
+    discount: AFSFTDiscount = AFSFTDiscount.turn
+    state_value: AFSFTStateValue = AFSFTStateValue.expectation  # V(s) = E_pi Q (the paper) or max_a Q
+    polyak_tau: float = 0.008  # the target Q head's rate: target <- (1 - tau) target + tau online
+    popart_rate: float = 5e-4  # PopArt's statistics rate
+    beta: float = 0.0  # the filter 1[Q(s, a) - V(s) >= beta] once the warm-up is over
+    beta_warmup_steps: int = 100  # AFSFT updates with beta = -inf (plain SFT) while the critic learns
+    beta_schedule: AFSFTBetaSchedule = AFSFTBetaSchedule.step  # "step" or "linear" (ramp_from -> beta)
+    beta_ramp_steps: int = 0
+    beta_ramp_from: float = -1.0
+    sft_reduction: AFSFTReduction = AFSFTReduction.all_tokens
+    # the TD loss also trains the policy's trunk (the paper); false: the Q head reads detached hidden states
+    critic_trunk_gradient: bool = True
+    q_lr: float = 0.0  # the Q head's learning rate; 0: train.critic_lr
+    # online rollouts: per step, a random valid action instead of the policy's with this probability
+    epsilon: float = 0.0
+
+
+@dataclass
 class AlgorithmConfig:
     """The update rule: DigiRL's filtered actor-critic, Filtered BC, or CoSo (DigiRL + causal entropy)."""
 
@@ -320,6 +377,7 @@ class AlgorithmConfig:
     # buffer, pi_ref = the policy when the RL phases began (the warm start), frozen: the fine-tuned policy
     # keeps the warm start's choices where no evidence moves it (0: none; docs/learning-dynamics.md §14)
     kl_anchor_coeff: float = 0.0
+    afsft: AFSFTConfig = field(default_factory=AFSFTConfig)  # used when name=afsft
 
 
 @dataclass
@@ -483,6 +541,8 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("env.max_steps_general", 1, False, "steps per general episode"),
     ("env.max_steps_webshop", 1, False, "steps per webshop episode"),
     ("env.record_episodes", 0, False, "recorded episodes"),
+    ("env.invalid_timeout_after", 0, False, "consecutive invalid actions (0: no timeout)"),
+    ("env.invalid_timeout_penalty", 0, False, "the invalid-action timeout's penalty"),
     ("agent.tokenizer_vocab_size", 1, False, "tokens"),
     ("agent.temperature", 0, False, "the rollout temperature (0: greedy)"),
     ("agent.eval_temperature", 0, False, "the evaluation temperature (0: greedy)"),
@@ -492,6 +552,16 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("algorithm.trajectory_filter_fraction", 0, True, "the kept fraction"),
     ("algorithm.bc_anchor_coeff", 0, False, "the behaviour-cloning anchor's weight (0: none)"),
     ("algorithm.kl_anchor_coeff", 0, False, "the KL anchor's weight (0: none)"),
+    ("algorithm.afsft.td_coeff", 0, False, "AFSFT's TD weight lambda"),
+    ("algorithm.afsft.gamma", 0, False, "AFSFT's discount"),
+    ("algorithm.afsft.polyak_tau", 0, True, "the target Q head's Polyak rate"),
+    ("algorithm.afsft.popart_rate", 0, True, "PopArt's statistics rate"),
+    ("algorithm.afsft.beta", -1e9, False, "the filter's threshold"),
+    ("algorithm.afsft.beta_warmup_steps", 0, False, "AFSFT updates of plain SFT"),
+    ("algorithm.afsft.beta_ramp_steps", 0, False, "AFSFT updates of the linear ramp"),
+    ("algorithm.afsft.beta_ramp_from", -1e9, False, "the linear ramp's first beta"),
+    ("algorithm.afsft.q_lr", 0, False, "the Q head's learning rate (0: train.critic_lr)"),
+    ("algorithm.afsft.epsilon", 0, False, "the exploration probability"),
     ("causal.hidden_size", 1, False, "units"),
     ("causal.num_heads", 1, False, "heads"),
     ("causal.num_layers", 1, False, "layers"),
@@ -538,6 +608,12 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
 _UPPER: tuple[tuple[str, float, bool], ...] = (
     ("algorithm.gamma", 1, False),
     ("algorithm.trajectory_filter_fraction", 1, False),
+    ("algorithm.afsft.gamma", 1, False),
+    ("algorithm.afsft.polyak_tau", 1, False),
+    ("algorithm.afsft.popart_rate", 1, False),
+    ("algorithm.afsft.beta", 1e9, False),
+    ("algorithm.afsft.beta_ramp_from", 1e9, False),
+    ("algorithm.afsft.epsilon", 1, False),
     ("train.train_fraction", 1, False),
     ("train.failed_task_replay", 1, False),
     ("train.sft_noise", 1, False),
@@ -680,6 +756,31 @@ def _filteredbc_entropy(config: RunConfig) -> str:
     return ""
 
 
+def _afsft_entropy(config: RunConfig) -> str:
+    if _trains_policy(config) and config.algorithm.name == AlgorithmName.afsft and (config.use_entropy
+                                                                                  or config.use_causal):
+        return ("algorithm.name=afsft with use_entropy or use_causal true: AFSFT's update (filtered SFT + TD) has no "
+                "entropy bonus; set use_entropy=false use_causal=false (or algorithm=coso)")
+    return ""
+
+
+def _exploration_without_afsft(config: RunConfig) -> str:
+    if config.algorithm.afsft.epsilon > 0 and config.algorithm.name != AlgorithmName.afsft:
+        return (f"algorithm.afsft.epsilon={config.algorithm.afsft.epsilon} with algorithm.name="
+                f"{config.algorithm.name}: the epsilon-greedy exploration belongs to AFSFT's online rollouts; set "
+                "algorithm.afsft.epsilon=0 (or algorithm=afsft)")
+    return ""
+
+
+def _invalid_timeout_needs_penalize(config: RunConfig) -> str:
+    env = config.env
+    if env.invalid_timeout_after > 0 and env.invalid_action != InvalidAction.penalize:
+        return (f"env.invalid_timeout_after={env.invalid_timeout_after} with env.invalid_action={env.invalid_action}: "
+                "the first invalid action already ends the episode, so no timeout can follow; set "
+                "env.invalid_action=penalize (or env.invalid_timeout_after=0)")
+    return ""
+
+
 def _typed_text_needs_constraint(config: RunConfig) -> str:
     if config.agent.require_typed_text and not config.agent.constrained_decoding:
         return ("agent.require_typed_text=true with agent.constrained_decoding=false: the rule is part of the decoding "
@@ -762,6 +863,9 @@ COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _causal_needs_entropy,
     _filteredbc_causal,
     _filteredbc_entropy,
+    _afsft_entropy,
+    _exploration_without_afsft,
+    _invalid_timeout_needs_penalize,
     _typed_text_needs_constraint,
     _warmup_longer_than_online,
     _policy_offline_data_without_policy,
@@ -807,4 +911,4 @@ def unknown_keys(cfg: Any, schema: type = RunConfig, prefix: str = "") -> list[s
 
 
 _SECTIONS: dict[str, type] = {cls.__name__: cls for cls in (EnvConfig, AgentConfig, AlgorithmConfig, CausalConfig,
-                                                            TrainConfig, LoggingConfig)}
+                                                            TrainConfig, LoggingConfig, AFSFTConfig)}

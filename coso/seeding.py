@@ -169,3 +169,8 @@ def batch_seed(run_seed: int, iteration: int, process_index: int) -> int:
 def sampling_seed(run_seed: int, env_steps: int) -> int:
     """The policy's sampling when it acts: the run seed plus the environment steps its policy has trained on."""
     return run_seed + env_steps
+
+
+def exploration_seed(run_seed: int, env_steps: int) -> int:
+    """Epsilon-greedy exploration's draws in an online rollout (AFSFT), apart from the policy's sampling."""
+    return (run_seed * 1_000_003 + env_steps) * 2 + 1

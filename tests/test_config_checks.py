@@ -67,6 +67,7 @@ def _implementations() -> dict[str, set[str]]:
     from accelerate.utils import PrecisionType
 
     from coso import runs
+    from coso.algorithms.afsft import BETA_SCHEDULES, DISCOUNT_MODES, SFT_REDUCTIONS, STATE_VALUE_FORMS
     from coso.algorithms.coso import ENTROPY_REDUCTIONS, TOKEN_WEIGHT_ESTIMATORS
     from coso.algorithms.digirl import STEP_ADVANTAGE_FORMS
     from coso.env.android.factory import JUDGE_BUILDERS
@@ -88,6 +89,10 @@ def _implementations() -> dict[str, set[str]]:
         "policy": set(runs.ROLLOUT_AGENTS),
         "algorithm.name": set(loop.ALGORITHMS),
         "algorithm.advantage": set(STEP_ADVANTAGE_FORMS),
+        "algorithm.afsft.discount": set(DISCOUNT_MODES),
+        "algorithm.afsft.state_value": set(STATE_VALUE_FORMS),
+        "algorithm.afsft.beta_schedule": set(BETA_SCHEDULES),
+        "algorithm.afsft.sft_reduction": set(SFT_REDUCTIONS),
         "causal.estimator": set(TOKEN_WEIGHT_ESTIMATORS),
         "causal.entropy_reduction": set(ENTROPY_REDUCTIONS),
         "train.offline_source": set(loop.OFFLINE_SOURCES),

@@ -94,7 +94,9 @@ def test_scores_generates_trains_and_reloads(family: str, bases, tmp_path: Path)
     lengths = [len(ids) for ids in policy.action_ids(ACTIONS)]
     assert stats.mask.sum(dim=1).tolist() == lengths  # the action's tokens and EOS
     assert stats.token_ids[0, lengths[0] - 1] == policy.tokenizer.eos_token_id
-    assert stats.hidden_states.shape == (2, max(lengths), policy.hidden_size)
+    assert stats.hidden_states is None
+    hidden = policy.token_stats(PROMPTS, features, ACTIONS, with_hidden=True).hidden_states
+    assert hidden is not None and hidden.shape == (2, max(lengths), policy.hidden_size)
     assert bool((stats.log_probs <= 0).all()) and bool((stats.entropies >= 0).all())
     # a row scored alone equals the same row in a batch (right padding keeps every position's index)
     alone = policy.token_stats(PROMPTS[1:], features[1:], ACTIONS[1:])

@@ -26,10 +26,10 @@ class Stop(Exception):
     """Stands for a kill: raised right after a checkpoint (or an evaluation) is written."""
 
 
-def run(save_path: Path, extra: list[str]) -> dict[str, Any]:
-    """One CoSo off2on run of the tiny config, in process."""
+def run(save_path: Path, extra: list[str], config_name: str = "coso_off2on") -> dict[str, Any]:
+    """One off2on run of the tiny config (CoSo's by default), in process."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-        cfg = compose(config_name="coso_off2on", overrides=OVERRIDES + extra + [f"save_path={save_path}"])
+        cfg = compose(config_name=config_name, overrides=OVERRIDES + extra + [f"save_path={save_path}"])
     return json.loads(execute(OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True)))
 
 
@@ -67,9 +67,16 @@ def state(run_dir: Path) -> dict[str, Any]:
     return document
 
 
-# the default, and the KL anchor (its frozen reference policy is part of the checkpoint)
-@pytest.mark.parametrize("extra", [[], ["algorithm.kl_anchor_coeff=1.0"]], ids=["default", "kl_anchor"])
-def test_a_run_stopped_after_every_checkpoint_equals_the_unbroken_run(tmp_path, monkeypatch, extra) -> None:
+# the default, the KL anchor (its frozen reference policy is part of the checkpoint), and AFSFT (its Q head, target,
+# their optimiser and PopArt statistics, the beta schedule's count, epsilon-greedy exploration; unconstrained
+# decoding so that invalid actions and their shaped rewards are part of the run)
+AFSFT = ["agent.constrained_decoding=false", "algorithm.afsft.beta_warmup_steps=2", "algorithm.afsft.epsilon=0.5"]
+
+
+@pytest.mark.parametrize("config_name, extra", [("coso_off2on", []), ("coso_off2on", ["algorithm.kl_anchor_coeff=1.0"]),
+                                                ("afsft_off2on", AFSFT)], ids=["default", "kl_anchor", "afsft"])
+def test_a_run_stopped_after_every_checkpoint_equals_the_unbroken_run(tmp_path, monkeypatch, config_name,
+                                                                      extra) -> None:
     original_checkpoint = loop.TrainingRun.checkpoint
     original_evaluate = loop.TrainingRun.evaluate
     written: list[int] = []
@@ -79,7 +86,7 @@ def test_a_run_stopped_after_every_checkpoint_equals_the_unbroken_run(tmp_path, 
         written.append(1)
 
     monkeypatch.setattr(loop.TrainingRun, "checkpoint", counting)
-    unbroken = run(tmp_path / "unbroken", extra)
+    unbroken = run(tmp_path / "unbroken", extra, config_name)
     checkpoints = len(written)
     assert checkpoints == 5  # SFT, offline, 2 online iterations, final evaluation
 
@@ -91,7 +98,7 @@ def test_a_run_stopped_after_every_checkpoint_equals_the_unbroken_run(tmp_path, 
 
     monkeypatch.setattr(loop.TrainingRun, "evaluate", killed_after_initial_evaluation)
     with pytest.raises(Stop):  # killed before the first checkpoint: a line in metrics.jsonl, no checkpoint
-        run(broken, extra)
+        run(broken, extra, config_name)
     assert len(metrics(broken)) == 1 and not (broken / "checkpoint").exists()
     monkeypatch.setattr(loop.TrainingRun, "evaluate", original_evaluate)
 
@@ -102,16 +109,19 @@ def test_a_run_stopped_after_every_checkpoint_equals_the_unbroken_run(tmp_path, 
     monkeypatch.setattr(loop.TrainingRun, "checkpoint", killed_after_checkpoint)
     for _ in range(checkpoints):  # each segment resumes from the last checkpoint and stops after the next
         with pytest.raises(Stop):
-            run(broken, extra)
+            run(broken, extra, config_name)
     monkeypatch.setattr(loop.TrainingRun, "checkpoint", original_checkpoint)
-    resumed = run(broken, extra)
+    resumed = run(broken, extra, config_name)
 
     assert resumed["resumed"] is True and resumed["eval_success_rate"] == unbroken["eval_success_rate"]
     assert metrics(broken) == metrics(tmp_path / "unbroken")  # no duplicated or stale line, same values
     assert state(broken) == state(tmp_path / "unbroken")  # counters and every RNG state
     expected, got = tensors(tmp_path / "unbroken"), tensors(broken)
     assert expected.keys() == got.keys()
-    if extra:  # the anchor's reference is in the checkpoint and was trained by nobody
+    if "algorithm.kl_anchor_coeff=1.0" in extra:  # the anchor's reference is in the checkpoint, trained by nobody
         assert any(name.startswith("reference_policy/") for name in expected)
+    if config_name == "afsft_off2on":  # the Q head, its target and its optimiser are in the checkpoint
+        assert {"q_head/td_updates", "q_target/popart_mean"} <= expected.keys()
+        assert any(name.startswith("optimizers/q_head/") for name in expected)
     differing = [name for name in expected if not torch.equal(expected[name], got[name])]
     assert not differing, f"tensors differ after resume: {differing[:5]}"

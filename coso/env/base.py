@@ -187,12 +187,18 @@ class EpisodeConfig:
     max_steps_webshop: int = 20
     invalid_action: str = "terminate"  # the reference's rule; "penalize" continues with a penalty
     invalid_action_penalty: float = 0.0  # reward given for an unparseable action in "penalize" mode
+    # "penalize" mode: the episode times out after this many consecutive unparseable actions (0: never), and
+    # the action that times it out is rewarded -invalid_timeout_penalty instead (AFSFT's reward shaping)
+    invalid_timeout_after: int = 0
+    invalid_timeout_penalty: float = 0.0
 
     def __post_init__(self) -> None:
         if self.invalid_action not in INVALID_ACTION_MODES:
             raise ConfigError(
                 f"env.episode.invalid_action={self.invalid_action!r} is not one of {INVALID_ACTION_MODES}"
             )
+        if self.invalid_timeout_after < 0:
+            raise ConfigError(f"env.invalid_timeout_after={self.invalid_timeout_after} must be >= 0 (0: never)")
 
     def max_steps(self, task_set: str) -> int:
         """The horizon of an episode of the given task set."""
@@ -210,6 +216,7 @@ class PhoneEnv:
         self.steps = 0
         self.done = True
         self._previous_action: str | None = None
+        self._invalid_streak = 0  # consecutive unparseable actions (the invalid-action timeout)
 
     def reset(self, task: Task, seed: int) -> Observation:
         """Start an episode of ``task`` from the home screen."""
@@ -219,6 +226,7 @@ class PhoneEnv:
         self.steps = 0
         self.done = False
         self._previous_action = None
+        self._invalid_streak = 0
         return self._observe(self.device.screenshot(), None)
 
     def step(self, action_text: str) -> StepResult:
@@ -230,12 +238,19 @@ class PhoneEnv:
         self.steps += 1
         horizon = self.config.max_steps(task.task_set)
         if not parsed.valid:
+            self._invalid_streak += 1
             terminate = self.config.invalid_action == "terminate"
+            limit = self.config.invalid_timeout_after
+            timed_out = not terminate and limit > 0 and self._invalid_streak >= limit
             reward = 0.0 if terminate else -self.config.invalid_action_penalty
-            self.done = terminate or self.steps >= horizon
+            if timed_out:
+                reward = -self.config.invalid_timeout_penalty
+            self.done = terminate or timed_out or self.steps >= horizon
             observation = self._observe(self.device.screenshot(), action_text)
             self._previous_action = action_text
-            return StepResult(observation, reward, self.done, False, parsed, {"invalid_reason": parsed.reason})
+            info = {"invalid_reason": parsed.reason, "invalid_timeout": timed_out}
+            return StepResult(observation, reward, self.done, False, parsed, info)
+        self._invalid_streak = 0
         action = parsed.action
         assert action is not None
         execute_action(self.device, action)

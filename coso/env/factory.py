@@ -27,6 +27,8 @@ def episode_config(env: EnvConfig) -> EpisodeConfig:
         max_steps_webshop=env.max_steps_webshop,
         invalid_action=env.invalid_action,
         invalid_action_penalty=env.invalid_action_penalty,
+        invalid_timeout_after=env.invalid_timeout_after,
+        invalid_timeout_penalty=env.invalid_timeout_penalty,
     )
 
 

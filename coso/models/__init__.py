@@ -17,7 +17,7 @@ from coso.models.causal import (
     action_type_labels,
 )
 from coso.models.critics import CriticConfig, StepCritic, TrajectoryCritic
-from coso.models.hf_vlm import HFVLMConfig, HFVLMPolicy, VLMTokenStats
+from coso.models.hf_vlm import HFVLMConfig, HFVLMPolicy
 from coso.models.policy import Policy, load_policy
 from coso.models.text_encoder import SmallEncoderConfig, TextEncoderSpec, build_text_encoder
 from coso.models.tokenizer import (
@@ -38,5 +38,5 @@ __all__ = [
     "action_type_labels", "CriticConfig", "StepCritic", "TrajectoryCritic", "SmallEncoderConfig",
     "TextEncoderSpec", "build_text_encoder", "NULL_TOKEN", "TaskCorpus", "TokenizerConfig", "build_tokenizer",
     "default_corpus", "ensure_null_token", "load_tokenizer", "null_token_id", "train_tokenizer", "HFVLMConfig",
-    "HFVLMPolicy", "VLMTokenStats", "Policy", "load_policy",
+    "HFVLMPolicy", "Policy", "load_policy",
 ]

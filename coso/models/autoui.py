@@ -201,6 +201,8 @@ class TokenStats:
     token_ids: torch.Tensor  # [B, T] long, the action tokens (pad id at padding)
     # [B, T, V] log pi over the whole vocabulary at each position (the KL anchor reads it); None if not kept
     vocab_log_probs: torch.Tensor | None = None
+    # [B, T, H] the decoder's last hidden states, the LM head's input (AFSFT's Q head reads them); None unless asked
+    hidden_states: torch.Tensor | None = None
 
     def sequence_log_probs(self) -> torch.Tensor:
         """log pi(y | s) of each whole action: the sum of its token log-probabilities, ``[B]``."""
@@ -457,6 +459,18 @@ TOKEN_CHOOSERS: dict[bool, TokenChooser] = {False: _greedy_token, True: _sampled
 
 
 @contextlib.contextmanager
+def module_inputs(module: nn.Module, enabled: bool = True) -> Iterator[list[torch.Tensor]]:
+    """Inside the block, the first input of every call of ``module`` is appended to the yielded list (if enabled)."""
+    kept: list[torch.Tensor] = []
+    hook = module.register_forward_pre_hook(lambda _, inputs: kept.append(inputs[0])) if enabled else None
+    try:
+        yield kept
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+@contextlib.contextmanager
 def evaluation_mode(module: nn.Module) -> Iterator[None]:
     """Run a block with ``module`` in eval mode and no autograd, restoring its training flag afterwards."""
     was_training = module.training
@@ -695,8 +709,9 @@ class AutoUIPolicy(SavedModel):
         return tokens
 
     def token_stats(self, prompts: Sequence[str], image_features: torch.Tensor,
-                    actions: Sequence[str]) -> TokenStats:
-        """Teacher-forced log pi and entropy of every token of ``actions`` (EOS included); differentiable."""
+                    actions: Sequence[str], *, with_hidden: bool = False) -> TokenStats:
+        """Teacher-forced log pi and entropy of every token of ``actions`` (EOS included); differentiable.
+        ``with_hidden``: also the LM head's inputs (``TokenStats.hidden_states``, what AFSFT's Q head reads)."""
         if len(actions) != len(prompts):
             raise ValueError(f"token_stats: {len(prompts)} prompts but {len(actions)} actions")
         encoded = self.encode(prompts, image_features)
@@ -705,17 +720,23 @@ class AutoUIPolicy(SavedModel):
         start = torch.full_like(labels[:, :1], self.tokenizer.pad_token_id)
         decoder_input_ids = torch.cat([start, labels[:, :-1]], dim=1)
         written = self.written_context(decoder_input_ids, encoded)
-        logits = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
-                         attention_mask=encoded.attention_mask, use_cache=False,
-                         **self.decoder_inputs(decoder_input_ids, encoded, written)).logits
+        with module_inputs(self.t5.get_output_embeddings(), with_hidden) as kept:
+            logits = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=encoded.hidden),
+                             attention_mask=encoded.attention_mask, use_cache=False,
+                             **self.decoder_inputs(decoder_input_ids, encoded, written)).logits
         log_softmax = self.next_token_log_probs(logits, encoded, decoder_input_ids, written=written)
         log_probs = log_softmax.gather(-1, labels.unsqueeze(-1)).squeeze(-1) * mask
         entropies = log_probs_entropy(log_softmax) * mask
-        return TokenStats(log_probs, entropies, mask, labels, vocab_log_probs=log_softmax)
+        hidden = kept[-1] if kept else None  # the LM head's input: the decoder's last state (T5: scaled)
+        return TokenStats(log_probs, entropies, mask, labels, vocab_log_probs=log_softmax, hidden_states=hidden)
 
-    def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str]) -> TokenStats:
+    hidden_size = property(lambda self: self.config.d_model, doc="Width of TokenStats.hidden_states.")
+    vocab_size = property(lambda self: self.config.vocab_size, doc="Entries of TokenStats.vocab_log_probs.")
+
+    def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str], *,
+                with_hidden: bool = False) -> TokenStats:
         """``token_stats`` (so DDP/accelerate wrappers see the training computation)."""
-        return self.token_stats(prompts, image_features, actions)
+        return self.token_stats(prompts, image_features, actions, with_hidden=with_hidden)
 
     # ------------------------------------------------------------------------------------------ files
 

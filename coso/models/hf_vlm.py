@@ -97,13 +97,6 @@ class HFVLMConfig:
         return DTYPES[self.dtype]
 
 
-@dataclass
-class VLMTokenStats(TokenStats):
-    """``TokenStats`` plus the last layer's hidden states at the positions that predict each action token."""
-
-    hidden_states: torch.Tensor | None = None  # [B, T, H]: the LM head's inputs (AFSFT's Q head reads these)
-
-
 def screens_from_features(image_features: torch.Tensor, width: int, height: int) -> list[Image.Image]:
     """The current screens (second half of stacked ``screen_pixels`` features ``[B, 2 * H * W * 3]``) as RGB images."""
     per_screen = width * height * 3
@@ -221,8 +214,13 @@ class HFVLMPolicy(nn.Module):
 
     @property
     def hidden_size(self) -> int:
-        """Width of the hidden states in ``VLMTokenStats.hidden_states``."""
+        """Width of ``TokenStats.hidden_states`` (the LM head's input)."""
         return int(self.model.get_output_embeddings().weight.shape[1])
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the LM head: the width of the log-probabilities (may exceed the tokenizer's size)."""
+        return int(self.model.get_output_embeddings().weight.shape[0])
 
     # ------------------------------------------------------------------------------------------ inputs
 
@@ -317,9 +315,11 @@ class HFVLMPolicy(nn.Module):
 
     # ------------------------------------------------------------------------------------------ scoring
 
-    def token_stats(self, prompts: Sequence[str], image_features: torch.Tensor,
-                    actions: Sequence[str]) -> VLMTokenStats:
-        """Teacher-forced log pi and entropy of every action token (EOS included); differentiable.
+    def token_stats(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str], *,
+                    with_hidden: bool = False) -> TokenStats:
+        """Teacher-forced log pi and entropy of every action token (EOS included); differentiable. ``with_hidden``:
+        also the last layer's states at the positions that predict each action token (``TokenStats.hidden_states``
+        ``[B, T, H]``, the LM head's input: what AFSFT's Q head reads).
 
         Each row is its prompt followed by its action, right-padded, so every position keeps its natural
         index (no left padding for the position ids to correct); the LM head runs only from the earliest
@@ -332,7 +332,7 @@ class HFVLMPolicy(nn.Module):
         sequence = self._joined(inputs, prompt_lengths, answers)
         width = max(len(ids) for ids in answers)
         keep = int(sequence["input_ids"].shape[1] - (int(prompt_lengths.min()) - 1))
-        outputs = self.model(**sequence, use_cache=False, output_hidden_states=True, logits_to_keep=keep)
+        outputs = self.model(**sequence, use_cache=False, output_hidden_states=with_hidden, logits_to_keep=keep)
         offset = sequence["input_ids"].shape[1] - keep  # logits[:, k] is position offset + k
         steps = torch.arange(width, device=self.device)
         positions = prompt_lengths[:, None] - 1 + steps[None, :]  # the position predicting answer token t
@@ -344,9 +344,11 @@ class HFVLMPolicy(nn.Module):
         log_softmax = F.log_softmax(logits.float(), dim=-1)
         log_probs = log_softmax.gather(-1, labels[..., None]).squeeze(-1) * mask
         entropies = -(log_softmax.exp() * log_softmax).sum(dim=-1) * mask
-        last = outputs.hidden_states[-1]
-        hidden = last.gather(1, positions[..., None].expand(-1, -1, last.shape[-1]))
-        return VLMTokenStats(log_probs, entropies, mask, labels, vocab_log_probs=log_softmax, hidden_states=hidden)
+        hidden = None
+        if with_hidden:
+            last = outputs.hidden_states[-1]
+            hidden = last.gather(1, positions[..., None].expand(-1, -1, last.shape[-1]))
+        return TokenStats(log_probs, entropies, mask, labels, vocab_log_probs=log_softmax, hidden_states=hidden)
 
     def _joined(self, inputs: Mapping[str, torch.Tensor], prompt_lengths: torch.Tensor,
                 answers: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
@@ -371,9 +373,10 @@ class HFVLMPolicy(nn.Module):
             joined[name] = torch.stack(rows)
         return joined
 
-    def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str]) -> VLMTokenStats:
+    def forward(self, prompts: Sequence[str], image_features: torch.Tensor, actions: Sequence[str], *,
+                with_hidden: bool = False) -> TokenStats:
         """``token_stats`` (so DDP/accelerate wrappers see the training computation)."""
-        return self.token_stats(prompts, image_features, actions)
+        return self.token_stats(prompts, image_features, actions, with_hidden=with_hidden)
 
     # ------------------------------------------------------------------------------------------ files
 
@@ -442,4 +445,4 @@ def hf_vlm_config(values: Mapping[str, Any], *, base_path: str, screen_width: in
                                   screen_width=screen_width, screen_height=screen_height)
 
 
-__all__ = ["HFVLMConfig", "HFVLMPolicy", "VLMTokenStats", "hf_vlm_config", "screens_from_features"]
+__all__ = ["HFVLMConfig", "HFVLMPolicy", "hf_vlm_config", "screens_from_features"]

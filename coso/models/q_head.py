@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -16,17 +19,33 @@ from coso.algorithms.afsft import (
     popart_update_statistics,
 )
 from coso.errors import ConfigError
+from coso.models.serialization import SavedModel
 
 
-class QHead(nn.Module):
+@dataclass(frozen=True)
+class QHeadConfig:
+    """What a saved Q head is built from."""
+
+    hidden_size: int
+    vocab_size: int
+    popart_rate: float = POPART_RATE
+    min_std: float = POPART_MIN_STD
+    max_std: float = POPART_MAX_STD
+
+
+class QHead(SavedModel):
     """Q(s, .) over the vocabulary beside the LM head: n = W h + b, Q = sigma * n + mu (PopArt, scalar stats).
 
     The statistics are buffers shared by every vocabulary entry (all Q(s, a) estimate the same return), so a
     checkpoint of the module holds them; ``update_statistics`` moves them and rescales W, b so that Q is unchanged.
+    The ``td_updates`` buffer counts the TD updates the head has had (the filter's beta schedule reads it).
     """
 
+    CONFIG_NAME: ClassVar[str] = "q_head_config.json"
+    CONFIG_CLASS = QHeadConfig
     popart_mean: torch.Tensor  # buffers, registered in __init__
     popart_second_moment: torch.Tensor
+    td_updates: torch.Tensor
 
     def __init__(
         self,
@@ -50,6 +69,22 @@ class QHead(nn.Module):
         self.max_std = float(max_std)
         self.register_buffer("popart_mean", torch.zeros(()))
         self.register_buffer("popart_second_moment", torch.ones(()))
+        self.register_buffer("td_updates", torch.zeros((), dtype=torch.long))
+
+    @property
+    def config(self) -> QHeadConfig:
+        """The head's sizes and PopArt settings."""
+        return QHeadConfig(self.linear.in_features, self.linear.out_features, self.popart_rate, self.min_std,
+                           self.max_std)
+
+    def save_architecture(self, directory: Path) -> None:
+        """Nothing besides the config and the weights (PopArt statistics and update count are buffers)."""
+
+    @classmethod
+    def from_saved_config(cls, config: QHeadConfig, directory: Path) -> QHead:
+        """A head with fresh weights of the saved sizes and PopArt settings."""
+        return cls(config.hidden_size, config.vocab_size, popart_rate=config.popart_rate, min_std=config.min_std,
+                   max_std=config.max_std)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """Normalised Q [..., V] of hidden states [..., H]: the TD loss regresses these."""

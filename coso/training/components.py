@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 from coso.config import RunConfig
 from coso.config_mapping import dataclass_from_mapping
@@ -13,6 +17,7 @@ from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig
 from coso.models.critics import CriticConfig, StepCritic, TrajectoryCritic
 from coso.models.hf_vlm import HFVLMConfig, HFVLMPolicy, hf_vlm_config
 from coso.models.policy import Policy, load_policy, saved_policy_class
+from coso.models.q_head import QHead, QHeadConfig
 from coso.models.text_encoder import SmallEncoderConfig, TextEncoderSpec
 from coso.models.tokenizer import TokenizerConfig, ensure_null_token
 from coso.training.tokenizer import build_default_tokenizer
@@ -20,6 +25,8 @@ from coso.training.trainer import Models
 
 MODEL_DIRS = {"policy": "policy", "step_critic": "step_critic", "trajectory_critic": "trajectory_critic",
               "causal": "causal"}
+# AFSFT's Q head and its Polyak target: saved when the run has them, loaded when the checkpoint does
+OPTIONAL_MODEL_DIRS = {"q_head": "q_head", "q_target": "q_target"}
 
 
 def _policy_config(config: RunConfig) -> AutoUIConfig:
@@ -87,18 +94,36 @@ def build_models(config: RunConfig) -> Models:
                                    layers=config.causal.num_layers, ffn=config.causal.ffn_size, max_positions=512),
         init_seed=config.seed,
     )
-    return Models(
+    models = Models(
         policy=policy,
         step_critic=StepCritic.from_config(critic_config, policy.tokenizer),
         trajectory_critic=TrajectoryCritic.from_config(critic_config, policy.tokenizer),
         causal=ActionTypeClassifier.from_config(causal_config, policy.tokenizer),
     )
+    return with_q_heads(models, config)
+
+
+def with_q_heads(models: Models, config: RunConfig) -> Models:
+    """``models`` with AFSFT's Q head and its target when the run trains AFSFT and they are missing (a fresh
+    start, or load_path's checkpoint of another algorithm): a zero-initialised head (Q = 0 everywhere until the
+    TD loss moves it, so the untrained critic's advantages are all 0) and an identical target."""
+    if config.algorithm.name != "afsft" or models.q_head is not None:
+        return models
+    policy = models.policy
+    with torch.random.fork_rng(devices=[]), torch.no_grad():  # draws nothing from the run's RNGs
+        head = QHead(policy.hidden_size, policy.vocab_size, popart_rate=config.algorithm.afsft.popart_rate)
+        head.linear.weight.zero_()
+        head.linear.bias.zero_()
+    return dataclasses.replace(models, q_head=head, q_target=copy.deepcopy(head).requires_grad_(False))
 
 
 def save_models(models: Models, directory: Path) -> None:
     """Write every network with save_pretrained into sub-directories of ``directory``."""
     for attribute, name in MODEL_DIRS.items():
         getattr(models, attribute).save_pretrained(Path(directory) / name)
+    for attribute, name in OPTIONAL_MODEL_DIRS.items():
+        if getattr(models, attribute) is not None:
+            getattr(models, attribute).save_pretrained(Path(directory) / name)
 
 
 def load_models(directory: Path) -> Models:
@@ -113,6 +138,8 @@ def load_models(directory: Path) -> Models:
         step_critic=StepCritic.from_pretrained(directory / "step_critic"),
         trajectory_critic=TrajectoryCritic.from_pretrained(directory / "trajectory_critic"),
         causal=ActionTypeClassifier.from_pretrained(directory / "causal"),
+        **{attribute: QHead.from_pretrained(directory / name) for attribute, name in OPTIONAL_MODEL_DIRS.items()
+           if (directory / name).is_dir()},
     )
 
 
@@ -126,7 +153,8 @@ def check_saved_models(directory: Path) -> None:
     saved = {"policy": (AutoUIPolicy.CONFIG_NAME, AutoUIConfig),
              "step_critic": (StepCritic.CONFIG_NAME, CriticConfig),
              "trajectory_critic": (TrajectoryCritic.CONFIG_NAME, CriticConfig),
-             "causal": (ActionTypeClassifier.CONFIG_NAME, ActionTypeClassifierConfig)}
+             "causal": (ActionTypeClassifier.CONFIG_NAME, ActionTypeClassifierConfig),
+             **{name: (QHead.CONFIG_NAME, QHeadConfig) for name in OPTIONAL_MODEL_DIRS.values()}}
     for name, (file_name, config_class) in saved.items():
         vlm_policy = name == "policy" and saved_policy_class(directory / name) is HFVLMPolicy
         if (directory / name).is_dir() and not vlm_policy:

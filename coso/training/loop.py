@@ -8,9 +8,9 @@ resumes from the last checkpoint. Rollouts and evaluation run on the main proces
 (torchrun + accelerate) trajectories are broadcast and the updates are data-parallel.
 
 The pieces: resume.py (where a run starts), collection.py (the data-collection phases), updates.py (one
-round of updates), evaluation.py (every evaluation, also eval_only's), rollouts.py (the pool and the policy
-agent), run_dir.py (the run directory and its logger), run_kinds.py (the `train` and `base` run kinds) and
-coso/seeding.py (every seed).
+round of updates; afsft_updates.py AFSFT's), evaluation.py (every evaluation, also eval_only's), rollouts.py
+(the pool and the policy agent), run_dir.py (the run directory and its logger), run_kinds.py (the `train` and
+`base` run kinds) and coso/seeding.py (every seed).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from coso.errors import ConfigError
 from coso.models.policy import Policy
 from coso.rollout import Agent
 from coso.seeding import ROLLOUT, SFT, batch_seed, iteration_task_seed, process_seed
+from coso.training import afsft_updates  # noqa: F401  (registers AFSFT's trainer class and update round)
 from coso.training.checkpoint import save_tensors_state, write_checkpoint
 from coso.training.collection import DataCollector
 from coso.training.components import save_models
@@ -40,16 +41,16 @@ from coso.training.curriculum import latest_failed_tasks, rollout_tasks
 from coso.training.evaluation import evaluate, evaluation_agent
 from coso.training.heatmap import TokenHeatmapWriter
 from coso.training.resume import REFERENCE_POLICY_DIR, start_or_resume
-from coso.training.rollouts import Rollouts, episode_recorder, policy_agent
+from coso.training.rollouts import Rollouts, episode_recorder, exploring, policy_agent
 from coso.training.run_dir import PhaseTimer, open_logger, seed_everything, start_run_dir
 from coso.training.summary import training_summary
-from coso.training.trainer import Trainer
+from coso.training.trainer import trainer_class
 from coso.training.updates import offline_round, online_round, split_buffer, train_causal
 
 # the words this module acts on (coso.config's Enums offer exactly these; tests/test_config_checks.py)
 TRAIN_MODES = ("offline", "online", "off2on", "sft")
 OFFLINE_SOURCES = ("demonstrator", "policy")
-ALGORITHMS = ("digirl", "filteredbc", "coso")
+ALGORITHMS = ("digirl", "filteredbc", "coso", "afsft")
 
 
 class TrainingRun:
@@ -82,8 +83,9 @@ class TrainingRun:
         self.timer = PhaseTimer(self.state.wall_seconds)
         heatmaps = TokenHeatmapWriter(self.run_dir / "heatmaps", start.models.policy.tokenizer,
                                       config.causal.heatmap_every if self.is_main else 0)
-        self.trainer = Trainer(start.models, config, self.accelerator, self.generator, observers=(heatmaps.observe,),
-                               optimizer_states=start.optimizer_states(), actor_updates=self.state.actor_updates)
+        self.trainer = trainer_class(config.algorithm.name)(
+            start.models, config, self.accelerator, self.generator, observers=(heatmaps.observe,),
+            optimizer_states=start.optimizer_states(), actor_updates=self.state.actor_updates)
         start.restore_rng({"batches": self.generator})  # last: building the models and optimisers may draw
         self.collector = DataCollector(config, self.run_dir, self.train_tasks, self.rollouts, self.logger,
                                        self.is_main)
@@ -189,7 +191,7 @@ class TrainingRun:
         failing = latest_failed_tasks(self.buffer.trajectories(), self.train_tasks) if train.failed_task_replay else []
         tasks = rollout_tasks(rng, self.train_tasks, train.rollout_size, failing, train.failed_task_replay)
         with self.timer.phase("online_rollout"):
-            trajectories, stats = self.rollouts(self._policy(cfg.agent.temperature), tasks,
+            trajectories, stats = self.rollouts(self._policy(cfg.agent.temperature, explore=True), tasks,
                                                 ROLLOUT.iteration_seeds(cfg.seed, iteration, train.rollout_size))
         self.state.env_steps += sum(len(t) for t in trajectories)
         self.state.episodes += len(trajectories)
@@ -263,7 +265,11 @@ class TrainingRun:
             self.reference_policy = copy.deepcopy(self.trainer.unwrapped().policy).eval().requires_grad_(False)
         return self.reference_policy
 
-    def _policy(self, temperature: float) -> Callable[[], Agent]:
-        """The current policy as a rollout agent, built when the rollout starts (main process)."""
-        return lambda: policy_agent(self.trainer.unwrapped().policy, self.config, temperature=temperature,
-                                    env_steps=self.state.env_steps)
+    def _policy(self, temperature: float, explore: bool = False) -> Callable[[], Agent]:
+        """The current policy as a rollout agent, built when the rollout starts (main process); ``explore``:
+        with AFSFT's epsilon-greedy exploration (online rollouts)."""
+        def agent() -> Agent:
+            acting = policy_agent(self.trainer.unwrapped().policy, self.config, temperature=temperature,
+                                  env_steps=self.state.env_steps)
+            return exploring(acting, self.config, self.state.env_steps) if explore else acting
+        return agent

@@ -23,7 +23,7 @@ from coso.training.checkpoint import (
     read_checkpoint,
     restore_rng_state,
 )
-from coso.training.components import build_models, load_models
+from coso.training.components import build_models, load_models, with_q_heads
 from coso.training.run_logger import atomic_write_text
 from coso.training.trainer import Models
 
@@ -86,7 +86,7 @@ def start_or_resume(config: RunConfig, run_dir: Path, *, is_main: bool = True) -
             buffer = ReplayBuffer.load(path / "buffer", capacity=capacity)
     elif loaded.phase != "start":  # already warm-started: no second SFT
         _carry_over(state, loaded, "warm_started", ("initial", "sft"))
-    return ResumePoint(state, load_models(path / "models"), buffer)
+    return ResumePoint(state, with_q_heads(load_models(path / "models"), config), buffer)
 
 
 def load_reference_policy(checkpoint: Path) -> Policy | None:

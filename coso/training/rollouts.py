@@ -13,6 +13,7 @@ from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list
 
 from coso.agents.autoui import AutoUIAgent
+from coso.agents.exploration import EpsilonGreedyAgent
 from coso.config import RunConfig
 from coso.data.trajectory import Trajectory
 from coso.env.factory import build_pool
@@ -22,7 +23,7 @@ from coso.env.tasks import Task
 from coso.errors import ConfigError
 from coso.models.policy import Policy
 from coso.rollout import Agent, collect_trajectories
-from coso.seeding import sampling_seed
+from coso.seeding import exploration_seed, sampling_seed
 from coso.training.checkpoint import TrainingState, read_checkpoint
 from coso.training.components import load_models
 
@@ -57,6 +58,14 @@ def policy_agent(policy: Policy, config: RunConfig, *, temperature: float, env_s
                        generator=torch.Generator().manual_seed(sampling_seed(config.seed, env_steps)),
                        constrained=config.agent.constrained_decoding, point_decimals=config.env.point_decimals,
                        require_typed_text=config.agent.require_typed_text)
+
+
+def exploring(agent: Agent, config: RunConfig, env_steps: int) -> Agent:
+    """``agent`` with AFSFT's epsilon-greedy exploration when algorithm.afsft.epsilon > 0 (online rollouts)."""
+    epsilon = config.algorithm.afsft.epsilon
+    if epsilon <= 0:
+        return agent
+    return EpsilonGreedyAgent(agent, epsilon, exploration_seed(config.seed, env_steps), config.env.point_decimals)
 
 
 def checkpoint_policy(config: RunConfig) -> tuple[Policy, TrainingState]:

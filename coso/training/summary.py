@@ -14,9 +14,9 @@ from coso.training.collection import CollectionReport
 
 
 def algorithm_label(config: RunConfig) -> str:
-    """What the run trains, in the reference's terms: digirl, entropy (naive), coso, or filteredbc."""
-    if config.algorithm.name == "filteredbc":
-        return "filteredbc"
+    """What the run trains, in the reference's terms: digirl, entropy (naive), coso, filteredbc, or afsft."""
+    if config.algorithm.name in ("filteredbc", "afsft"):
+        return str(config.algorithm.name)
     if config.use_entropy:
         return "coso" if config.use_causal else "entropy"
     return "digirl"

@@ -34,17 +34,20 @@ from coso.errors import ConfigError, TrainingError
 from coso.models.causal import ActionTypeClassifier, action_type_labels
 from coso.models.critics import StepCritic, TrajectoryCritic
 from coso.models.policy import Policy
+from coso.models.q_head import QHead
 from coso.training.entropy import EntropyBonus, build_entropy_bonus
 
 
 @dataclass
 class Models:
-    """The networks of a run: the policy, DigiRL's two critics and (CoSo) the causal classifier."""
+    """The networks of a run: the policy, DigiRL's two critics, (CoSo) the causal classifier, (AFSFT) the Q heads."""
 
     policy: Policy  # the built-in AutoUI policy or a Hugging Face VLM (coso.models.policy)
     step_critic: StepCritic
     trajectory_critic: TrajectoryCritic
     causal: ActionTypeClassifier
+    q_head: QHead | None = None  # AFSFT's Q head over the vocabulary (algorithm.name=afsft), else None
+    q_target: QHead | None = None  # its Polyak target copy
 
 
 BatchObserver = Callable[[TransitionBatch, "torch.Tensor | None"], object]  # (actor batch, its bonus weights)
@@ -304,3 +307,13 @@ class Trainer:
                     losses.append(self._optimise("causal model", self.causal, self.causal_optimizer, micro_loss, 1))
         self.bonus.invalidate()
         return {"causal_loss": _mean(losses), "causal_accuracy": _mean(accuracies[-10:])}
+
+
+# algorithm.name -> the Trainer subclass its updates need (AFSFT's, in coso/training/afsft_updates.py, registers
+# itself with coso.registry.register_in); the other algorithms train with Trainer itself
+TRAINER_CLASSES: dict[str, type[Trainer]] = {}
+
+
+def trainer_class(algorithm: str) -> type[Trainer]:
+    """The trainer class of ``algorithm``: its registered subclass, or Trainer."""
+    return TRAINER_CLASSES.get(str(algorithm), Trainer)

@@ -3,12 +3,14 @@
 Filtered BC trains the actor on the top trajectories; DigiRL (and CoSo) train the trajectory critic and the
 step critic, then the actor on the trajectories its curriculum keeps (by reward offline, by reward minus
 V_traj online), anchored to the successes (algorithm.bc_anchor_coeff) and to a frozen reference policy
-(algorithm.kl_anchor_coeff). The Trainer does the optimiser steps; this module decides what each round trains on.
+(algorithm.kl_anchor_coeff); AFSFT's round (coso/training/afsft_updates.py) registers itself in UPDATE_ROUNDS.
+The Trainer does the optimiser steps; this module decides what each round trains on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -16,8 +18,10 @@ from coso.algorithms.digirl import offline_trajectory_filter, online_trajectory_
 from coso.config import RunConfig, TrainConfig
 from coso.data.buffer import GeneratorLike, ReplayBuffer, collate_transitions
 from coso.data.trajectory import Trajectory
+from coso.errors import ConfigError
 from coso.models.critics import StepCritic, TrajectoryCritic
 from coso.models.policy import Policy
+from coso.registry import Registry
 from coso.training.checkpoint import TrainingState
 from coso.training.trainer import Trainer
 
@@ -91,31 +95,69 @@ def filter_trajectories(trainer: Trainer, trajectories: Sequence[Trajectory], on
     return [t for t, kept in zip(usable, keep.tolist()) if kept]
 
 
+@dataclass(frozen=True)
+class RoundPlan:
+    """What one round of updates trains: online or offline data, the actor or not, each model's epochs."""
+
+    online: bool
+    train_actor: bool
+    trajectory_critic_epochs: int
+    critic_epochs: int
+    actor_epochs: int
+    entropy: bool
+    reference: ReferenceSource | None = None
+
+
+# algorithm.name -> its round (Filtered BC and DigiRL/CoSo here; AFSFT's in coso/training/afsft_updates.py)
+UpdateRound = Callable[[Trainer, RunConfig, ReplayBuffer, ReplayBuffer, RoundPlan], "dict[str, float]"]
+UPDATE_ROUNDS: Registry[str, UpdateRound] = Registry("update round", ConfigError)
+
+
+@UPDATE_ROUNDS.register("filteredbc")
+def filtered_bc_round(trainer: Trainer, config: RunConfig, train_buffer: ReplayBuffer, val_buffer: ReplayBuffer,
+                      plan: RoundPlan) -> dict[str, float]:
+    """Filtered BC on the top trajectories by reward."""
+    metrics: dict[str, float] = {}
+    kept = filter_trajectories(trainer, train_buffer.trajectories(), online=False)
+    if plan.train_actor:
+        metrics.update(trainer.train_filtered_bc(ReplayBuffer(config.train.capacity, kept), plan.actor_epochs))
+    metrics.update(kept_composition(kept))
+    return metrics
+
+
+@UPDATE_ROUNDS.register("digirl")
+@UPDATE_ROUNDS.register("coso")
+def digirl_round(trainer: Trainer, config: RunConfig, train_buffer: ReplayBuffer, val_buffer: ReplayBuffer,
+                 plan: RoundPlan) -> dict[str, float]:
+    """DigiRL's (and CoSo's) trajectory critic, step critic, then the actor on what its curriculum keeps."""
+    train = config.train
+    metrics: dict[str, float] = {}
+    metrics.update(trainer.train_trajectory_critic(train_buffer.trajectories(), plan.trajectory_critic_epochs))
+    metrics.update(trainer.train_step_critic(train_buffer, plan.critic_epochs))
+    metrics.update(critic_accuracy(trainer.unwrapped().step_critic, val_buffer, trainer.accelerator.device))
+    kept = filter_trajectories(trainer, train_buffer.trajectories(), online=plan.online)
+    if plan.train_actor:
+        successes = [t for t in train_buffer.trajectories() if t.success and t.transitions]
+        reference = plan.reference
+        metrics.update(trainer.train_actor(ReplayBuffer(train.capacity, kept), plan.actor_epochs,
+                                           entropy=plan.entropy, anchor=ReplayBuffer(train.capacity, successes),
+                                           reference=reference() if reference is not None else None,
+                                           kl_source=train_buffer))
+    metrics.update(kept_composition(kept))
+    return metrics
+
+
 def update_round(trainer: Trainer, config: RunConfig, train_buffer: ReplayBuffer, val_buffer: ReplayBuffer, *,
                  online: bool, train_actor: bool, trajectory_critic_epochs: int, critic_epochs: int,
                  actor_epochs: int, entropy: bool, reference: ReferenceSource | None = None) -> dict[str, float]:
-    """One round of updates: Filtered BC on the top trajectories, or DigiRL's trajectory critic, step
-    critic and actor on the trajectories its curriculum keeps (by reward offline, by surprise online); the
-    actor's KL anchor reads ``reference()`` on batches of the training buffer."""
-    train = config.train
-    metrics: dict[str, float] = {}
-    if config.algorithm.name == "filteredbc":
-        kept = filter_trajectories(trainer, train_buffer.trajectories(), online=False)
-        if train_actor:
-            metrics.update(trainer.train_filtered_bc(ReplayBuffer(train.capacity, kept), actor_epochs))
-    else:
-        metrics.update(trainer.train_trajectory_critic(train_buffer.trajectories(), trajectory_critic_epochs))
-        metrics.update(trainer.train_step_critic(train_buffer, critic_epochs))
-        metrics.update(critic_accuracy(trainer.unwrapped().step_critic, val_buffer, trainer.accelerator.device))
-        kept = filter_trajectories(trainer, train_buffer.trajectories(), online=online)
-        if train_actor:
-            successes = [t for t in train_buffer.trajectories() if t.success and t.transitions]
-            metrics.update(trainer.train_actor(ReplayBuffer(train.capacity, kept), actor_epochs, entropy=entropy,
-                                               anchor=ReplayBuffer(train.capacity, successes),
-                                               reference=reference() if reference is not None else None,
-                                               kl_source=train_buffer))
-    metrics.update(kept_composition(kept))
-    return metrics
+    """One round of updates by the algorithm's entry in UPDATE_ROUNDS: Filtered BC on the top trajectories,
+    DigiRL's trajectory critic, step critic and actor on the trajectories its curriculum keeps (by reward
+    offline, by surprise online; the actor's KL anchor reads ``reference()`` on batches of the training
+    buffer), or AFSFT's filtered SFT + TD on every transition."""
+    plan = RoundPlan(online=online, train_actor=train_actor, trajectory_critic_epochs=trajectory_critic_epochs,
+                     critic_epochs=critic_epochs, actor_epochs=actor_epochs, entropy=entropy, reference=reference)
+    run_round = UPDATE_ROUNDS.get(str(config.algorithm.name), "(algorithm.name)")
+    return run_round(trainer, config, train_buffer, val_buffer, plan)
 
 
 def offline_round(trainer: Trainer, config: RunConfig, train_buffer: ReplayBuffer, val_buffer: ReplayBuffer,
