@@ -213,7 +213,7 @@ SMOKE = ["scale=smoke", "agent=hf_vlm", "logging.progress=false", "agent.max_new
          f"env.screen_pixels_width={WIDTH}", f"env.screen_pixels_height={HEIGHT}", f"env.image_feature_dim={FEATURES}",
          "train.offline_episodes=4", "train.sft_episodes=4", "train.online_iterations=1", "train.rollout_size=2",
          "causal.pretrain_calls=1", "env.max_steps_webshop=3", "env.max_steps_general=3", "train.eval_initial=false"]
-RUNS = {"qwen2_vl": "digirl_off2on", "qwen2_5_vl": "coso_off2on", "qwen3_vl": "filteredbc_off2on",
+RUNS = {"qwen2_vl": "digirl_off2on", "qwen2_5_vl": "coso_off2on", "qwen3_vl": "afsft_off2on",
         "paligemma": "coso_off2on", "idefics3": "filteredbc_off2on"}
 
 
@@ -237,3 +237,16 @@ def test_off2on_run_and_eval_only(family: str, bases, tmp_path: Path) -> None:
     evaluated = run_in_process("eval_only", [*base, f"load_path={run_dir}", f"save_path={tmp_path / 'eval'}"])
     assert evaluated["run"] == "eval" and evaluated["episodes"] == 2
     assert 0.0 <= evaluated["eval_success_rate"]["eval"] <= 1.0
+
+
+@pytest.mark.slow
+def test_afsft_trains_the_vlm(bases, tmp_path: Path) -> None:
+    """AFSFT's Q head sits on the VLM's hidden states (token_stats with_hidden) and trains beside its adapters."""
+    from test_training_runs import run_in_process
+
+    summary = run_in_process("afsft_off2on", [*SMOKE, f"agent.policy_path={bases['idefics3']}",
+                                              f"save_path={tmp_path / 'run'}"])
+    assert summary["online_iterations"] == 1 and summary["env_steps"] > 0
+    models = tmp_path / "run" / "checkpoint" / "models"
+    assert (models / "policy" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (models / "q_head").is_dir() and (models / "q_target").is_dir()
