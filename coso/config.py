@@ -222,6 +222,14 @@ class ImageEncoderName(ConfigChoice):
     pixel = "pixel"
     pixel_projection = "pixel_projection"
     blip2 = "blip2"
+    screen_pixels = "screen_pixels"  # the screen itself, resized (what a VLM policy reads)
+
+
+class PolicyArchitecture(ConfigChoice):
+    """``agent.architecture``: which policy the run builds (coso.training.components.POLICY_BUILDERS)."""
+
+    autoui = "autoui"  # the built-in AutoUI-style policy, or Auto-UI-Base from agent.policy_path
+    hf_vlm = "hf_vlm"  # a local Hugging Face image-text-to-text model from agent.policy_path (coso.models.hf_vlm)
 
 
 class CorruptionMode(ConfigChoice):
@@ -275,6 +283,9 @@ class EnvConfig:
     image_encoder: ImageEncoderName = ImageEncoderName.pixel  # "pixel" (built-in, no download) or "blip2" (local path)
     image_encoder_path: str = ""
     image_feature_dim: int = 256  # per screen; the models take previous + current = 2x this
+    # the screen_pixels encoder's screen size (image_feature_dim must be width * height * 3)
+    screen_pixels_width: int = 54
+    screen_pixels_height: int = 96
     # "terminate" (the reference's rule) or "penalize" (continue with a penalty)
     invalid_action: InvalidAction = InvalidAction.terminate
     invalid_action_penalty: float = 0.0
@@ -317,6 +328,9 @@ class AgentConfig:
     # small policy repeats until the horizon: docs/learning-dynamics.md section 15)
     require_typed_text: bool = False
     lora_rank: int = 0
+    # "autoui" (built in, or Auto-UI-Base) or "hf_vlm" (a local Hugging Face VLM at policy_path, with LoRA)
+    architecture: PolicyArchitecture = PolicyArchitecture.autoui
+    hf_vlm: dict[str, Any] = field(default_factory=dict)  # coso.models.hf_vlm.HFVLMConfig fields (architecture=hf_vlm)
     cogagent: dict[str, Any] = field(default_factory=dict)  # coso.agents.cogagent.CogAgentConfig (policy=cogagent)
 
 
@@ -521,6 +535,8 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("env.reset_timeout_s", 0, True, "seconds per reset"),
     ("env.max_restarts", 0, False, "restarts per phone"),
     ("env.image_feature_dim", 1, False, "features per screen"),
+    ("env.screen_pixels_width", 1, False, "screen_pixels columns"),
+    ("env.screen_pixels_height", 1, False, "screen_pixels rows"),
     ("env.point_decimals", 0, False, "digits per coordinate"),
     ("env.max_steps_general", 1, False, "steps per general episode"),
     ("env.max_steps_webshop", 1, False, "steps per webshop episode"),
@@ -828,6 +844,21 @@ def _sim_gemini_judge(config: RunConfig) -> str:
     return ""
 
 
+def _hf_vlm_needs_screen_pixels(config: RunConfig) -> str:
+    env = config.env
+    if config.agent.architecture != PolicyArchitecture.hf_vlm:
+        return ""
+    pixels = env.screen_pixels_width * env.screen_pixels_height * 3
+    if env.image_encoder != ImageEncoderName.screen_pixels:
+        return (f"agent.architecture=hf_vlm with env.image_encoder={env.image_encoder}: the VLM reads the screen "
+                f"itself; set env.image_encoder=screen_pixels and env.image_feature_dim={pixels} (agent=hf_vlm does)")
+    if env.image_feature_dim != pixels:
+        return (f"env.image_encoder=screen_pixels with env.image_feature_dim={env.image_feature_dim}: it gives "
+                f"screen_pixels_width x screen_pixels_height x 3 = {pixels} features per screen; set "
+                f"env.image_feature_dim={pixels}")
+    return ""
+
+
 COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _causal_needs_entropy,
     _filteredbc_causal,
@@ -843,6 +874,7 @@ COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _base_without_cache,
     _android_rule_judge,
     _sim_gemini_judge,
+    _hf_vlm_needs_screen_pixels,
 )
 
 

@@ -79,6 +79,7 @@ def _implementations() -> dict[str, set[str]]:
     from coso.models.text_encoder import TEXT_ENCODERS
     from coso.models.tokenizer import PRETOKEN_PATTERNS
     from coso.training import loop
+    from coso.training.components import POLICY_BUILDERS
     from coso.training.run_logger import WANDB_MODES
     from coso.training.updates import VAL_SPLITS
 
@@ -106,6 +107,7 @@ def _implementations() -> dict[str, set[str]]:
         "env.judge": set(JUDGE_BUILDERS),
         "env.invalid_action": set(INVALID_ACTION_MODES),
         "env.image_encoder": set(IMAGE_ENCODERS),
+        "agent.architecture": set(POLICY_BUILDERS),
         "env.sim.faults.corrupt_modes": set(CORRUPTION_MODES),
     }
 
@@ -256,6 +258,9 @@ COMBINATIONS = [
     ("collect", ["env.judge=gemini"], ("env.backend=sim", "env.judge=gemini")),
     ("coso_off2on", ["agent.constrained_decoding=false"],
      ("agent.require_typed_text=true", "agent.constrained_decoding=false")),
+    ("coso_off2on", ["agent=hf_vlm", "env.image_encoder=pixel"], ("agent.architecture=hf_vlm", "env.image_encoder=pixel")),
+    ("coso_off2on", ["agent=hf_vlm", "env.screen_pixels_width=10"],
+     ("env.image_encoder=screen_pixels", "env.image_feature_dim=15552")),
 ]
 PASSING_NEIGHBOURS = [
     ("coso_off2on", ["use_entropy=false", "use_causal=false"]),  # DigiRL
@@ -272,6 +277,8 @@ PASSING_NEIGHBOURS = [
     ("coso_offline", ["train.eval_every=2", "train.failed_task_replay=0.5"]),  # online-only settings do nothing
     ("coso_off2on", ["env=android"]),
     ("coso_off2on", ["agent.constrained_decoding=false", "agent.require_typed_text=false"]),
+    ("digirl_off2on", ["scale=paper", "agent=hf_vlm", "agent.policy_path=/models/Qwen2-VL-2B-Instruct"]),
+    ("coso_off2on", ["agent=hf_vlm", "env.screen_pixels_width=10", "env.image_feature_dim=2880"]),
 ]
 
 

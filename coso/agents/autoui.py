@@ -10,8 +10,8 @@ from transformers import PreTrainedTokenizerBase
 
 from coso.env.base import Observation
 from coso.env.tasks import Task
-from coso.models.autoui import AutoUIPolicy
 from coso.models.constrained import AutoUIGrammar, GrammarConstraint
+from coso.models.policy import Policy
 
 _CONSTRAINTS: dict[tuple[int, int | None, bool], GrammarConstraint] = {}
 
@@ -32,7 +32,7 @@ def grammar_constraint(tokenizer: PreTrainedTokenizerBase, point_decimals: int |
 class AutoUIAgent:
     """Samples (temperature > 0) or greedily decodes AutoUI actions from prompts and stacked screen features."""
 
-    def __init__(self, policy: AutoUIPolicy, *, temperature: float, max_new_tokens: int,
+    def __init__(self, policy: Policy, *, temperature: float, max_new_tokens: int,
                  generator: torch.Generator | None = None, batch_size: int = 16,
                  constrained: bool = False, point_decimals: int | None = None,
                  require_typed_text: bool = False) -> None:

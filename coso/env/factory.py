@@ -74,6 +74,8 @@ def build_pool(env: EnvConfig, seed: int) -> EnvPool:
 def build_encoder(env: EnvConfig) -> ImageEncoder:
     """The screenshot feature encoder of a run."""
     kwargs: dict[str, object] = {"feature_dim": env.image_feature_dim}
+    if env.image_encoder == "screen_pixels":
+        kwargs.update(width=env.screen_pixels_width, height=env.screen_pixels_height)
     if env.image_encoder_path:
         kwargs["path"] = env.image_encoder_path
     return build_image_encoder(env.image_encoder, **kwargs)

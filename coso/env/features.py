@@ -208,6 +208,40 @@ def _unit_scale(block: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# The screen itself, for VLM policies
+
+
+@register_image_encoder("screen_pixels")
+class ScreenPixelEncoder:
+    """The screen as its own feature: RGB resized (bilinear) to ``width x height``, in [0, 1], flattened [H, W, 3].
+
+    A VLM policy (``coso.models.hf_vlm``) reads pixels through its own processor, so the feature it gets must
+    keep the screen: it unflattens the current half of the stacked features back into the image. The critics
+    read the same vector (``feature_dim = width * height * 3`` per screen).
+    """
+
+    def __init__(self, feature_dim: int | None = None, width: int = 54, height: int = 96) -> None:
+        if width < 1 or height < 1:
+            raise ConfigError(f"screen_pixels: width and height must be >= 1, got {width} x {height}")
+        if feature_dim is not None and int(feature_dim) != width * height * 3:
+            raise ConfigError(f"screen_pixels gives {width} x {height} x 3 = {width * height * 3} features per screen "
+                              f"but feature_dim={feature_dim} was asked for; set env.image_feature_dim="
+                              f"{width * height * 3}")
+        self.width = int(width)
+        self.height = int(height)
+        self.feature_dim = self.width * self.height * 3
+
+    def encode(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Features of ``images`` as float32 ``[N, width * height * 3]``."""
+        if len(images) == 0:
+            return np.zeros((0, self.feature_dim), dtype=np.float32)
+        rows = [np.asarray((image if image.mode == "RGB" else image.convert("RGB")).resize(
+            (self.width, self.height), Image.Resampling.BILINEAR), dtype=np.float32).reshape(-1) / 255.0
+            for image in images]
+        return np.stack(rows).astype(np.float32, copy=False)
+
+
+# ----------------------------------------------------------------------------------------------------------
 # BLIP-2 vision tower from a local directory
 
 _VISION_PREFIX = "vision_model."

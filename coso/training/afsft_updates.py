@@ -46,7 +46,8 @@ from coso.algorithms.afsft import (
 from coso.config import AFSFTConfig, RunConfig
 from coso.data.buffer import ReplayBuffer, TransitionBatch
 from coso.errors import ConfigError, TrainingError
-from coso.models.autoui import AutoUIPolicy, evaluation_mode
+from coso.models.autoui import evaluation_mode
+from coso.models.policy import Policy
 from coso.models.q_head import QHead
 from coso.registry import register_in
 from coso.training.trainer import TRAINER_CLASSES, BatchObserver, Models, Trainer
@@ -81,7 +82,7 @@ def _turn_values(q_head: QHead, hidden: torch.Tensor, policy_log_probs: torch.Te
     return state_value(q_head.q_values(hidden.detach()), policy_log_probs.detach(), form=form)
 
 
-def afsft_terms(policy: nn.Module, bare_policy: AutoUIPolicy, q_head: nn.Module, bare_q_head: QHead, q_target: QHead,
+def afsft_terms(policy: nn.Module, bare_policy: Policy, q_head: nn.Module, bare_q_head: QHead, q_target: QHead,
                 batch: TransitionBatch, settings: AFSFTConfig, beta: float, *, actor_weight: float = 1.0,
                 every_process: TargetGather | None = None) -> AFSFTTerms:
     """The joint loss of one batch (steps 1-4 of the module docstring); moves PopArt's statistics (ART + POP).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -14,6 +15,8 @@ from coso.errors import CheckpointError
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy, load_autoui_base
 from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig
 from coso.models.critics import CriticConfig, StepCritic, TrajectoryCritic
+from coso.models.hf_vlm import HFVLMConfig, HFVLMPolicy, hf_vlm_config
+from coso.models.policy import Policy, load_policy, saved_policy_class
 from coso.models.q_head import QHead, QHeadConfig
 from coso.models.text_encoder import SmallEncoderConfig, TextEncoderSpec
 from coso.models.tokenizer import TokenizerConfig, ensure_null_token
@@ -35,7 +38,7 @@ def _policy_config(config: RunConfig) -> AutoUIConfig:
                                   lora_rank=agent.lora_rank, init_seed=config.seed)
 
 
-def _policy(config: RunConfig) -> AutoUIPolicy:
+def _autoui_policy(config: RunConfig) -> AutoUIPolicy:
     agent = config.agent
     if agent.policy_path:
         policy = load_autoui_base(agent.policy_path)
@@ -45,9 +48,30 @@ def _policy(config: RunConfig) -> AutoUIPolicy:
     return AutoUIPolicy.from_config(policy_config, build_default_tokenizer(policy_config.tokenizer))
 
 
+def _hf_vlm_policy(config: RunConfig) -> HFVLMPolicy:
+    """A local Hugging Face VLM (agent.policy_path) with agent.hf_vlm's LoRA settings; never downloads."""
+    return HFVLMPolicy.from_base(_hf_vlm_settings(config))
+
+
+def _hf_vlm_settings(config: RunConfig) -> HFVLMConfig:
+    env = config.env
+    return hf_vlm_config(config.agent.hf_vlm, base_path=config.agent.policy_path,
+                         screen_width=env.screen_pixels_width, screen_height=env.screen_pixels_height)
+
+
+# agent.architecture -> builder
+POLICY_BUILDERS: dict[str, Callable[[RunConfig], Policy]] = {"autoui": _autoui_policy, "hf_vlm": _hf_vlm_policy}
+
+
+def _policy(config: RunConfig) -> Policy:
+    return POLICY_BUILDERS[str(config.agent.architecture)](config)
+
+
 def check_model_settings(config: RunConfig) -> None:
     """Build (without any weights) the model configs of agent.model and agent.critic, so mistakes show up first."""
-    if not config.agent.policy_path:
+    if str(config.agent.architecture) == "hf_vlm":
+        _hf_vlm_settings(config)
+    elif not config.agent.policy_path:
         _policy_config(config)
     _critic_config(config)
 
@@ -110,7 +134,7 @@ def load_models(directory: Path) -> Models:
         raise CheckpointError(f"checkpoint {directory} is missing the model directories {missing}; "
                               "it is incomplete (point load_path at a run directory written by coso training)")
     return Models(
-        policy=AutoUIPolicy.from_pretrained(directory / "policy"),
+        policy=load_policy(directory / "policy"),
         step_critic=StepCritic.from_pretrained(directory / "step_critic"),
         trajectory_critic=TrajectoryCritic.from_pretrained(directory / "trajectory_critic"),
         causal=ActionTypeClassifier.from_pretrained(directory / "causal"),
@@ -124,12 +148,15 @@ def check_saved_models(directory: Path) -> None:
     from coso.models.serialization import check_weights_file, load_config
 
     directory = Path(directory)
+    if saved_policy_class(directory / "policy") is HFVLMPolicy:
+        HFVLMPolicy.check_saved(directory / "policy")
     saved = {"policy": (AutoUIPolicy.CONFIG_NAME, AutoUIConfig),
              "step_critic": (StepCritic.CONFIG_NAME, CriticConfig),
              "trajectory_critic": (TrajectoryCritic.CONFIG_NAME, CriticConfig),
              "causal": (ActionTypeClassifier.CONFIG_NAME, ActionTypeClassifierConfig),
              **{name: (QHead.CONFIG_NAME, QHeadConfig) for name in OPTIONAL_MODEL_DIRS.values()}}
     for name, (file_name, config_class) in saved.items():
-        if (directory / name).is_dir():
+        vlm_policy = name == "policy" and saved_policy_class(directory / name) is HFVLMPolicy
+        if (directory / name).is_dir() and not vlm_policy:
             load_config(directory / name, file_name, config_class)
             check_weights_file(directory / name / "model.safetensors")

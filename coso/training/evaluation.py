@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from coso.agents.autoui import AutoUIAgent
 from coso.config import RunConfig
 from coso.env.tasks import Task
-from coso.models.autoui import AutoUIPolicy
+from coso.models.policy import Policy
 from coso.rollout import Agent
 from coso.seeding import EVAL
 from coso.stats import wilson_interval
@@ -49,7 +49,7 @@ class Evaluation:
                 **{f"eval_{k}": v for k, v in self.stats.items() if k != "success_rate"}}
 
 
-def evaluation_agent(policy: AutoUIPolicy, config: RunConfig, env_steps: int) -> AutoUIAgent:
+def evaluation_agent(policy: Policy, config: RunConfig, env_steps: int) -> AutoUIAgent:
     """The policy as evaluated: at agent.eval_temperature, its sampling seeded by the run seed and ``env_steps``."""
     return policy_agent(policy, config, temperature=config.agent.eval_temperature, env_steps=env_steps)
 

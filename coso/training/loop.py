@@ -30,7 +30,7 @@ from coso.data.buffer import ReplayBuffer
 from coso.data.dataset import read_manifest
 from coso.env.factory import build_encoder, load_tasks
 from coso.errors import ConfigError
-from coso.models.autoui import AutoUIPolicy
+from coso.models.policy import Policy
 from coso.rollout import Agent
 from coso.seeding import ROLLOUT, SFT, batch_seed, iteration_task_seed, process_seed
 from coso.training import afsft_updates  # noqa: F401  (registers AFSFT's trainer class and update round)
@@ -77,7 +77,7 @@ class TrainingRun:
         start = start_or_resume(config, self.run_dir, is_main=self.is_main)
         self.state, self.buffer, self.resumed = start.state, start.buffer, start.resumed
         # the KL anchor's frozen warm start: the checkpoint's, or taken when the actor first trains (kl_reference)
-        self.reference_policy: AutoUIPolicy | None = start.reference_policy
+        self.reference_policy: Policy | None = start.reference_policy
         if self.reference_policy is not None:
             self.reference_policy.to(self.accelerator.device)
         self.timer = PhaseTimer(self.state.wall_seconds)
@@ -256,7 +256,7 @@ class TrainingRun:
         """What each data-collection phase yielded (CollectionReport by phase name)."""
         return self.collector.reports
 
-    def kl_reference(self) -> AutoUIPolicy | None:
+    def kl_reference(self) -> Policy | None:
         """The KL anchor's reference: a frozen copy of the policy as the first RL update found it (the warm
         start, or load_path's policy); None when algorithm.kl_anchor_coeff is 0."""
         if self.config.algorithm.kl_anchor_coeff <= 0:

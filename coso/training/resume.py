@@ -15,7 +15,7 @@ import torch
 
 from coso.config import RunConfig
 from coso.data.buffer import ReplayBuffer
-from coso.models.autoui import AutoUIPolicy
+from coso.models.policy import Policy, load_policy
 from coso.training.checkpoint import (
     TrainingState,
     has_checkpoint,
@@ -42,7 +42,7 @@ class ResumePoint:
     resumed: bool = False
     checkpoint: Path | None = None  # the checkpoint resumed from
     rng_state: dict[str, Any] = field(default_factory=dict)
-    reference_policy: AutoUIPolicy | None = None  # the KL anchor's frozen reference (CPU), if the checkpoint has one
+    reference_policy: Policy | None = None  # the KL anchor's frozen reference (CPU), if the checkpoint has one
 
     def optimizer_states(self) -> dict[str, Any] | None:
         """The optimisers' states of the checkpoint resumed from (None on a fresh start)."""
@@ -89,11 +89,11 @@ def start_or_resume(config: RunConfig, run_dir: Path, *, is_main: bool = True) -
     return ResumePoint(state, with_q_heads(load_models(path / "models"), config), buffer)
 
 
-def load_reference_policy(checkpoint: Path) -> AutoUIPolicy | None:
+def load_reference_policy(checkpoint: Path) -> Policy | None:
     """The KL anchor's frozen reference saved in ``checkpoint`` (eval mode, no gradients); None if it has none."""
     if not (checkpoint / REFERENCE_POLICY_DIR).is_dir():
         return None
-    return AutoUIPolicy.from_pretrained(checkpoint / REFERENCE_POLICY_DIR).eval().requires_grad_(False)
+    return load_policy(checkpoint / REFERENCE_POLICY_DIR).eval().requires_grad_(False)
 
 
 def _carry_over(state: TrainingState, loaded: TrainingState, phase: str, evaluations: tuple[str, ...]) -> None:

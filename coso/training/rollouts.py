@@ -21,7 +21,7 @@ from coso.env.features import ImageEncoder
 from coso.env.recording import EpisodeRecorder, NullRecorder
 from coso.env.tasks import Task
 from coso.errors import ConfigError
-from coso.models.autoui import AutoUIPolicy
+from coso.models.policy import Policy
 from coso.rollout import Agent, collect_trajectories
 from coso.seeding import exploration_seed, sampling_seed
 from coso.training.checkpoint import TrainingState, read_checkpoint
@@ -51,7 +51,7 @@ def episode_recorder(config: RunConfig, directory: Path, enabled: bool = True):
     return NullRecorder()
 
 
-def policy_agent(policy: AutoUIPolicy, config: RunConfig, *, temperature: float, env_steps: int) -> AutoUIAgent:
+def policy_agent(policy: Policy, config: RunConfig, *, temperature: float, env_steps: int) -> AutoUIAgent:
     """The policy as a rollout agent; its sampling is seeded by the run seed and the steps it has trained on."""
     policy.eval()
     return AutoUIAgent(policy, temperature=temperature, max_new_tokens=config.agent.max_new_tokens,
@@ -68,7 +68,7 @@ def exploring(agent: Agent, config: RunConfig, env_steps: int) -> Agent:
     return EpsilonGreedyAgent(agent, epsilon, exploration_seed(config.seed, env_steps), config.env.point_decimals)
 
 
-def checkpoint_policy(config: RunConfig) -> tuple[AutoUIPolicy, TrainingState]:
+def checkpoint_policy(config: RunConfig) -> tuple[Policy, TrainingState]:
     """The policy of the checkpoint at load_path, and the state it was saved with."""
     if not config.load_path:
         raise ConfigError("this run needs load_path=<a run directory or checkpoint> to take the policy from")

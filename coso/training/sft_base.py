@@ -35,6 +35,9 @@ _TRAIN_KEYS = ("sft_steps", "sft_episodes", "sft_noise", "sft_seed", "batch_size
 _AGENT_KEYS = ("name", "policy_path", "model", "tokenizer_vocab_size", "tokenizer_word_spaces", "critic_text_encoder",
                "critic_encoder_path", "critic", "max_new_tokens", "eval_temperature", "lora_rank",
                "constrained_decoding", "require_typed_text")
+# a VLM policy's base also depends on these (added only for it, so the built-in policy's keys stay as they were)
+_VLM_AGENT_KEYS = ("architecture", "hf_vlm")
+_VLM_ENV_KEYS = ("screen_pixels_width", "screen_pixels_height")
 _CAUSAL_KEYS = ("hidden_size", "num_heads", "num_layers", "ffn_size")  # the base checkpoint holds a causal model too
 
 
@@ -45,9 +48,11 @@ def sft_base_key(config: RunConfig) -> dict[str, Any]:
             else dict(section)
         return {key: values[key] for key in keys}
 
+    vlm = str(config.agent.architecture) == "hf_vlm"
+
     return {
-        "agent": pick(config.agent, _AGENT_KEYS),
-        "env": pick(config.env, _ENV_KEYS),
+        "agent": pick(config.agent, _AGENT_KEYS + (_VLM_AGENT_KEYS if vlm else ())),
+        "env": pick(config.env, _ENV_KEYS + (_VLM_ENV_KEYS if vlm else ())),
         "train": dict(pick(config.train, _TRAIN_KEYS), sft_lr=_sft_learning_rate(config)),
         "causal": pick(config.causal, _CAUSAL_KEYS),
         "task_file": config.task_file,

@@ -31,9 +31,9 @@ from coso.config import RunConfig
 from coso.data.buffer import ReplayBuffer, TransitionBatch, collate_transitions
 from coso.data.trajectory import Trajectory
 from coso.errors import ConfigError, TrainingError
-from coso.models.autoui import AutoUIPolicy
 from coso.models.causal import ActionTypeClassifier, action_type_labels
 from coso.models.critics import StepCritic, TrajectoryCritic
+from coso.models.policy import Policy
 from coso.models.q_head import QHead
 from coso.training.entropy import EntropyBonus, build_entropy_bonus
 
@@ -42,7 +42,7 @@ from coso.training.entropy import EntropyBonus, build_entropy_bonus
 class Models:
     """The networks of a run: the policy, DigiRL's two critics, (CoSo) the causal classifier, (AFSFT) the Q heads."""
 
-    policy: AutoUIPolicy
+    policy: Policy  # the built-in AutoUI policy or a Hugging Face VLM (coso.models.policy)
     step_critic: StepCritic
     trajectory_critic: TrajectoryCritic
     causal: ActionTypeClassifier
@@ -194,7 +194,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ actor
 
     def train_actor(self, buffer: ReplayBuffer, epochs: int, *, entropy: bool,
-                    anchor: ReplayBuffer | None = None, reference: AutoUIPolicy | None = None,
+                    anchor: ReplayBuffer | None = None, reference: Policy | None = None,
                     kl_source: ReplayBuffer | None = None) -> dict[str, float]:
         """DigiRL's advantage-filtered actor update, minus alpha * H^B when the entropy bonus is on, plus
         ``algorithm.bc_anchor_coeff`` times the token-mean NLL of a batch from ``anchor`` (the successes), plus
@@ -247,7 +247,7 @@ class Trainer:
         result["actor_total_loss"] = _mean(losses)
         return result
 
-    def _reference_kl(self, buffer: ReplayBuffer, reference: AutoUIPolicy) -> torch.Tensor:
+    def _reference_kl(self, buffer: ReplayBuffer, reference: Policy) -> torch.Tensor:
         """Token-mean KL(reference || policy) on one sampled batch of the buffer's teacher-forced actions."""
         batch = self._device_batch(buffer.sample(self.config.train.batch_size, self.generator))
         stats = self.policy(batch.prompts, batch.image_features, batch.actions)

@@ -19,14 +19,14 @@ from coso.config import RunConfig, TrainConfig
 from coso.data.buffer import GeneratorLike, ReplayBuffer, collate_transitions
 from coso.data.trajectory import Trajectory
 from coso.errors import ConfigError
-from coso.models.autoui import AutoUIPolicy
 from coso.models.critics import StepCritic, TrajectoryCritic
+from coso.models.policy import Policy
 from coso.registry import Registry
 from coso.training.checkpoint import TrainingState
 from coso.training.trainer import Trainer
 
 # the KL anchor's reference policy, asked for when a round first trains the actor (None: no KL anchor)
-ReferenceSource = Callable[[], "AutoUIPolicy | None"]
+ReferenceSource = Callable[[], "Policy | None"]
 
 # train.val_split: how a round's (train, val) buffers come from the replay buffer
 VAL_SPLITS: dict[str, Callable[[ReplayBuffer, float, GeneratorLike], tuple[ReplayBuffer, ReplayBuffer]]] = {
