@@ -27,7 +27,8 @@ ACTIONS = ['Action Plan: [PRESS_HOME] ; Action Decision: "action_type": "PRESS_H
 def _needs_torchvision(family: str) -> None:
     """Qwen-VL processors save and load a video processor, which transformers builds only with torchvision."""
     if family in tiny_vlm.QWEN_CLASSES and not tiny_vlm.has_torchvision():
-        pytest.skip("transformers saves and loads Qwen-VL processors only with torchvision (pip install 'coso[vlm]'); "
+        pytest.skip("transformers saves and loads Qwen-VL processors only with torchvision, which coso does not install "
+                    "(docs/hf_vlm.md); "
                     "test_qwen_families_in_memory covers their models")
 
 

@@ -119,7 +119,7 @@ def _load_processor(path: str | os.PathLike) -> Any:
         raise CheckpointError(
             f"hf_vlm: could not load a processor from {str(path)!r} ({type(error).__name__}: {error}); the directory "
             "needs the checkpoint's processor files (tokenizer, preprocessor_config.json); Qwen-VL processors also "
-            "need torchvision (pip install 'coso[vlm]')") from error
+            "need the torchvision release built for the installed torch (docs/hf_vlm.md)") from error
 
 
 def _load_model(path: str | os.PathLike, dtype: torch.dtype) -> nn.Module:
