@@ -19,8 +19,7 @@ import numpy as np
 from coso import seeding
 from coso.config import RunConfig, validate_run_config
 from coso.data.dataset import save_trajectories
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig
-from coso.env.factory import build_encoder, build_pool, load_tasks
+from coso.env.factory import build_encoder, build_expert, build_pool, load_tasks
 from coso.env.task_generator import generate_tasks, sequential_tasks
 from coso.env.task_parser import load_task_file
 from coso.errors import ConfigError, UserInputError
@@ -40,9 +39,8 @@ def _start_run(config: RunConfig, resolved: dict[str, Any]) -> Path:
 
 
 def _expert_agent(config: RunConfig, temperature: float) -> Agent:
-    """The scripted demonstrator with the configured noise (simulated phone only)."""
-    return ExpertPolicy(NoiseConfig.from_level(config.noise), seed=config.seed,
-                        point_decimals=config.env.point_decimals)
+    """The domain's scripted demonstrator with the configured noise (the phone's: simulated phone only)."""
+    return build_expert(config.env, config.noise, config.seed)
 
 
 def _cogagent(config: RunConfig, temperature: float) -> Agent:

@@ -30,6 +30,7 @@ from coso.algorithms.kl import reference_kl
 from coso.config import RunConfig
 from coso.data.buffer import ReplayBuffer, TransitionBatch, collate_transitions
 from coso.data.trajectory import Trajectory
+from coso.env.factory import build_grammar
 from coso.errors import ConfigError, TrainingError
 from coso.models.autoui import AutoUIPolicy
 from coso.models.causal import ActionTypeClassifier, action_type_labels
@@ -79,6 +80,7 @@ class Trainer:
         self.causal, self.causal_optimizer = accelerator.prepare(
             models.causal, torch.optim.AdamW(models.causal.parameters(), lr=config.causal.lr))
         self.prob_clamp = DIGIRL_PROB_CLAMP if config.algorithm.actor_prob_clamp else NO_PROB_CLAMP
+        self.grammar = build_grammar(config.env)  # the domain's action classes: the causal model's labels
         self.bonus: EntropyBonus = build_entropy_bonus(config, self.unwrapped, models.policy.tokenizer)
         for name, optimizer in self.optimizers().items():
             if optimizer_states is not None and name in optimizer_states:
@@ -288,7 +290,7 @@ class Trainer:
         for _ in self._steps(calls, "causal model"):
             index = torch.randint(len(actions), (cfg.samples_per_call,), generator=self.generator).tolist()
             texts = [actions[i] for i in index]
-            labels = action_type_labels(texts).labels
+            labels = action_type_labels(texts, self.grammar).labels
             for _ in range(cfg.epochs_per_call):
                 for start in range(0, len(texts), cfg.batch_size):
                     chunk = texts[start:start + cfg.batch_size]
