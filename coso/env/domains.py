@@ -44,6 +44,7 @@ class Domain:
     env_factory: Callable[[EnvConfig, int], EnvFactory]  # (env config, run seed) -> one environment per slot
     expert: Callable[[EnvConfig, float, int], Actor]  # (env config, noise level, seed) -> the demonstrator
     tasks: Callable[[RunConfig], tuple[list[Task], list[Task]]]  # (training tasks, evaluation tasks)
+    collect_tasks: Callable[[RunConfig], list[Task]]  # the collect run kind's tasks without a task_file
     corpus: Callable[[EnvConfig], list[str]]  # prompts and actions for the tokenizer ([] keeps the default)
     # whether agent.constrained_decoding (coso.models.constrained, the AutoUI grammar) applies; elsewhere the
     # setting has no effect, so one scale file serves every domain

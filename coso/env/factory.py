@@ -134,6 +134,11 @@ def _phone_tasks(config: RunConfig) -> tuple[list[Task], list[Task]]:
     return train, evaluation
 
 
+def _phone_collect_tasks(config: RunConfig) -> list[Task]:
+    """Generated tasks for the collect run kind: ``episodes`` of them (64 by default)."""
+    return generate_tasks(config.episodes or 64, train_task_seed(config.seed), config.env.task_set)
+
+
 def _phone_expert(env: EnvConfig, noise: float, seed: int) -> Actor:
     from coso.env.demonstrator import ExpertPolicy, NoiseConfig
 
@@ -146,6 +151,7 @@ PHONE = register_domain(Domain(
     env_factory=_phone_env_factory,
     expert=_phone_expert,
     tasks=_phone_tasks,
+    collect_tasks=_phone_collect_tasks,
     corpus=lambda env: [],  # the default corpus is the phone's own
     autoui_actions=True,
 ))

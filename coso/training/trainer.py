@@ -80,7 +80,6 @@ class Trainer:
         self.causal, self.causal_optimizer = accelerator.prepare(
             models.causal, torch.optim.AdamW(models.causal.parameters(), lr=config.causal.lr))
         self.prob_clamp = DIGIRL_PROB_CLAMP if config.algorithm.actor_prob_clamp else NO_PROB_CLAMP
-        self.grammar = build_grammar(config.env)  # the domain's action classes: the causal model's labels
         self.bonus: EntropyBonus = build_entropy_bonus(config, self.unwrapped, models.policy.tokenizer)
         for name, optimizer in self.optimizers().items():
             if optimizer_states is not None and name in optimizer_states:
@@ -290,7 +289,7 @@ class Trainer:
         for _ in self._steps(calls, "causal model"):
             index = torch.randint(len(actions), (cfg.samples_per_call,), generator=self.generator).tolist()
             texts = [actions[i] for i in index]
-            labels = action_type_labels(texts, self.grammar).labels
+            labels = action_type_labels(texts, build_grammar(self.config.env)).labels  # the domain's classes
             for _ in range(cfg.epochs_per_call):
                 for start in range(0, len(texts), cfg.batch_size):
                     chunk = texts[start:start + cfg.batch_size]

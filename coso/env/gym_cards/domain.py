@@ -71,5 +71,6 @@ GYM_CARDS = register_domain(Domain(
     env_factory=_env_factory,
     expert=_expert,
     tasks=_tasks,
+    collect_tasks=lambda config: _tasks(config)[0],
     corpus=_corpus,
 ))
