@@ -54,3 +54,25 @@ def test_collect_and_eval_only_with_the_expert(tmp_path: Path) -> None:
                                       "env.record_episodes=1", f"save_path={tmp_path / 'eval'}"])
     assert scored["eval_success_rate"] == {"eval": 1.0}
     assert list((tmp_path / "eval").rglob("*.gif"))
+
+
+RUN_CONFIGS = sorted(path.stem for path in Path(CONFIG_DIR).glob("*.yaml") if path.stem != "common")
+GAMES = ("numberline", "ezpoints", "points24", "blackjack")
+
+
+@pytest.mark.parametrize("config_name", RUN_CONFIGS)
+def test_every_run_config_composes_and_passes_its_checks_on_every_game(config_name: str) -> None:
+    from coso.config import check_run_config
+    from coso.env.factory import build_grammar
+    from coso.training.sft_base import sft_base_key
+
+    keys = set()
+    for game in GAMES:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
+            cfg = compose(config_name=config_name, overrides=[f"env=gym_cards_{game}"])
+        config = OmegaConf.to_object(cfg)
+        check_run_config(config)
+        assert config.env.domain == "gym_cards" and config.env.gym_cards.game == game
+        assert build_grammar(config.env).action_classes[-1] == "<invalid>"
+        keys.add(json.dumps(sft_base_key(config)["env"], sort_keys=True))
+    assert len(keys) == len(GAMES)  # each game has its own SFT base
