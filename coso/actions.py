@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 # Taps whose touch and lift points are closer than this (in normalised screen units) are taps, not swipes.
 TAP_DISTANCE_THRESHOLD = 0.04
@@ -328,3 +329,30 @@ def build_prompt(task: str, previous_action: str | None = None) -> str:
     """The AutoUI prompt: the previous action (in the output grammar) and the goal, closed by ``</s>``."""
     previous = (previous_action or "").strip() or "None"
     return f"Previous Actions: {previous} Goal: {task}</s>"
+
+
+class ActionGrammar(Protocol):
+    """A domain's text actions as the causal model sees them: its action classes and the class of a text."""
+
+    name: str
+    action_classes: tuple[str, ...]  # the causal model's labels, in label order
+    unparseable_class: int  # the label an unparseable text gets (its ``valid`` flag is False)
+
+    def classify(self, text: str) -> int | None:
+        """The action class of ``text``, or None when it does not parse; never raises."""
+
+
+class AutoUIActionGrammar:
+    """The phone's grammar: AutoUI text, the eight ``ActionType`` classes, unparseable texts as TaskImpossible."""
+
+    name = "autoui"
+    action_classes = tuple(action_type.autoui_name for action_type in ActionType)
+    unparseable_class = int(ActionType.TaskImpossible)
+
+    def classify(self, text: str) -> int | None:
+        """The parsed action's type, or None."""
+        parsed = parse_action(text)
+        return int(parsed.action.type) if parsed.action is not None else None
+
+
+AUTOUI_GRAMMAR = AutoUIActionGrammar()

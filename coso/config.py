@@ -194,6 +194,29 @@ class EnvBackend(ConfigChoice):
     android = "android"  # emulators or attached phones through Appium
 
 
+class DomainName(ConfigChoice):
+    """``env.domain``: what the agent acts in (coso.env.domains.DOMAINS)."""
+
+    phone = "phone"  # AitW-style phone tasks (env.backend: the simulated phone or real emulators)
+    gym_cards = "gym_cards"  # RL4VLM's Gym Cards games, in process (env.gym_cards)
+
+
+class GymCardsGame(ConfigChoice):
+    """``env.gym_cards.game``: the Gym Cards game (coso.env.gym_cards.rules.GAMES)."""
+
+    numberline = "numberline"
+    ezpoints = "ezpoints"
+    points24 = "points24"
+    blackjack = "blackjack"
+
+
+class GymCardsReward(ConfigChoice):
+    """``env.gym_cards.reward``: the training reward (coso.env.gym_cards.env.REWARD_MODES)."""
+
+    success = "success"  # 1 on the step that solves the task (DigiRL's critics read rewards as success)
+    game = "game"  # RL4VLM's game rewards (-1 / 0 / +1, +10 for a formula)
+
+
 class TaskSet(ConfigChoice):
     """``env.task_set``: the generated tasks' set (coso.env.task_generator.GENERATOR_TASK_SETS)."""
 
@@ -270,9 +293,19 @@ class SimSectionConfig:
 
 
 @dataclass
-class EnvConfig:
-    """The environment pool: backend, task set, concurrency, timeouts and episode rules."""
+class GymCardsSectionConfig:
+    """env.gym_cards: the Gym Cards game of env.domain=gym_cards (coso.env.gym_cards)."""
 
+    game: GymCardsGame = GymCardsGame.numberline
+    reward: GymCardsReward = GymCardsReward.success
+    max_position: int = 5  # NumberLine: the line runs from 0 to max_position (RL4VLM's default 5)
+
+
+@dataclass
+class EnvConfig:
+    """The environment pool: domain, backend, task set, concurrency, timeouts and episode rules."""
+
+    domain: DomainName = DomainName.phone  # "phone" or "gym_cards" (coso.env.domains)
     backend: EnvBackend = EnvBackend.sim  # "sim" (the built-in simulated phone) or "android" (emulators through Appium)
     task_set: TaskSet = TaskSet.webshop  # "webshop", "general" or "mixed" (generated tasks only)
     num_envs: int = 4
@@ -299,6 +332,7 @@ class EnvConfig:
     max_steps_webshop: int = 20
     record_episodes: int = 0  # GIFs of this many episodes per eval phase (0: none)
     sim: SimSectionConfig = field(default_factory=SimSectionConfig)
+    gym_cards: GymCardsSectionConfig = field(default_factory=GymCardsSectionConfig)
     android: dict[str, Any] = field(default_factory=dict)  # coso.env.android emulator/Appium settings
     gemini: dict[str, Any] = field(default_factory=dict)  # coso.env.gemini_judge settings
 
@@ -543,6 +577,7 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("env.record_episodes", 0, False, "recorded episodes"),
     ("env.invalid_timeout_after", 0, False, "consecutive invalid actions (0: no timeout)"),
     ("env.invalid_timeout_penalty", 0, False, "the invalid-action timeout's penalty"),
+    ("env.gym_cards.max_position", 1, False, "the NumberLine's highest number"),
     ("agent.tokenizer_vocab_size", 1, False, "tokens"),
     ("agent.temperature", 0, False, "the rollout temperature (0: greedy)"),
     ("agent.eval_temperature", 0, False, "the evaluation temperature (0: greedy)"),
@@ -859,6 +894,20 @@ def _hf_vlm_needs_screen_pixels(config: RunConfig) -> str:
     return ""
 
 
+def _gym_cards_task_file(config: RunConfig) -> str:
+    if config.env.domain == DomainName.gym_cards and (config.task_file or config.eval_task_file):
+        return ("env.domain=gym_cards with task_file or eval_task_file: a Gym Cards task is its game and each "
+                "episode seed deals; drop the task files (choose the game with env.gym_cards.game)")
+    return ""
+
+
+def _gym_cards_exact_parser(config: RunConfig) -> str:
+    if config.env.domain == DomainName.gym_cards and config.causal.estimator == CausalEstimator.exact_parser:
+        return ("env.domain=gym_cards with causal.estimator=exact_parser: that estimator parses the phone's AutoUI "
+                "actions; choose another causal.estimator (e.g. reference)")
+    return ""
+
+
 COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _causal_needs_entropy,
     _filteredbc_causal,
@@ -875,6 +924,8 @@ COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _android_rule_judge,
     _sim_gemini_judge,
     _hf_vlm_needs_screen_pixels,
+    _gym_cards_task_file,
+    _gym_cards_exact_parser,
 )
 
 

@@ -19,9 +19,8 @@ import numpy as np
 from coso import seeding
 from coso.config import RunConfig, validate_run_config
 from coso.data.dataset import save_trajectories
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig
-from coso.env.factory import build_encoder, build_pool, load_tasks
-from coso.env.task_generator import generate_tasks, sequential_tasks
+from coso.env.factory import build_encoder, build_expert, build_pool, domain_of, load_tasks
+from coso.env.task_generator import sequential_tasks
 from coso.env.task_parser import load_task_file
 from coso.errors import ConfigError, UserInputError
 from coso.rollout import Agent, collect_trajectories
@@ -40,9 +39,8 @@ def _start_run(config: RunConfig, resolved: dict[str, Any]) -> Path:
 
 
 def _expert_agent(config: RunConfig, temperature: float) -> Agent:
-    """The scripted demonstrator with the configured noise (simulated phone only)."""
-    return ExpertPolicy(NoiseConfig.from_level(config.noise), seed=config.seed,
-                        point_decimals=config.env.point_decimals)
+    """The domain's scripted demonstrator with the configured noise (the phone's: simulated phone only)."""
+    return build_expert(config.env, config.noise, config.seed)
 
 
 def _cogagent(config: RunConfig, temperature: float) -> Agent:
@@ -80,7 +78,7 @@ def run_collect(config: RunConfig, resolved: dict[str, Any]) -> str:
         if not tasks:
             raise ConfigError(f"task_file={config.task_file} has no task that parses")
     else:
-        tasks = generate_tasks(config.episodes or 64, seeding.train_task_seed(config.seed), config.env.task_set)
+        tasks = domain_of(config.env).collect_tasks(config)
         tasks_total = len(tasks)
     episodes = config.episodes if config.episodes is not None else len(tasks)
     if episodes < 1:

@@ -72,8 +72,11 @@ def _implementations() -> dict[str, set[str]]:
     from coso.algorithms.digirl import STEP_ADVANTAGE_FORMS
     from coso.env.android.factory import JUDGE_BUILDERS
     from coso.env.base import INVALID_ACTION_MODES
+    from coso.env.domains import DOMAINS
     from coso.env.factory import ENV_BACKENDS
     from coso.env.features import IMAGE_ENCODERS
+    from coso.env.gym_cards.env import REWARD_MODES
+    from coso.env.gym_cards.rules import GAMES
     from coso.env.sim.config import CORRUPTION_MODES
     from coso.env.task_generator import GENERATOR_TASK_SETS
     from coso.models.text_encoder import TEXT_ENCODERS
@@ -109,6 +112,9 @@ def _implementations() -> dict[str, set[str]]:
         "env.image_encoder": set(IMAGE_ENCODERS),
         "agent.architecture": set(POLICY_BUILDERS),
         "env.sim.faults.corrupt_modes": set(CORRUPTION_MODES),
+        "env.domain": set(DOMAINS),
+        "env.gym_cards.game": set(GAMES),
+        "env.gym_cards.reward": set(REWARD_MODES),
     }
 
 

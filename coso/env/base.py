@@ -1,8 +1,10 @@
-"""The environment interfaces shared by the simulated phone and real emulators, and the episode rules.
+"""The environment interfaces of every domain, the phone's device and judge contracts, and its episode rules.
 
-A ``Device`` is a phone that can be touched and photographed; a ``Judge`` says whether a task is done;
-``PhoneEnv`` combines them with the AutoUI action grammar and the episode rules of the reference
-(reward 1 on success, an unparseable action ends the episode, a step limit per task set).
+An ``Environment`` is what the pool and the rollout drive in any domain (``coso.env.domains``): episodes of a
+task from a seed, one action text per step, an ``Observation`` (image, text prompt) and a ``StepResult`` back.
+For the phone, a ``Device`` can be touched and photographed, a ``Judge`` says whether a task is done, and
+``PhoneEnv`` combines them with the AutoUI action grammar and the episode rules of the reference (reward 1 on
+success, an unparseable action ends the episode, a step limit per task set).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from coso.actions import Action, ActionType, ParsedAction, build_prompt, parse_action
+from coso.actions import Action, ActionType, build_prompt, parse_action
 from coso.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -157,11 +159,27 @@ class Observation:
     state: object | None = field(default=None, repr=False, compare=False)  # privileged sim state, or None
     # previous + current screen features, filled in by the rollout (environments know nothing of encoders)
     image_features: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # the domain's own prompt (its text observation included); None: the phone's AutoUI prompt
+    text_prompt: str | None = None
 
     @property
     def prompt(self) -> str:
-        """The AutoUI prompt for this observation."""
+        """The policy's prompt: the domain's, or AutoUI's from the task and the previous action."""
+        if self.text_prompt is not None:
+            return self.text_prompt
         return build_prompt(self.task, self.previous_action)
+
+
+class ParsedText(Protocol):
+    """What a domain's grammar made of an action text: whether it holds an action, and why not."""
+
+    @property
+    def valid(self) -> bool:
+        """True when the text held an executable action."""
+
+    @property
+    def reason(self) -> str:
+        """Why the text holds no action ("" when it does)."""
 
 
 @dataclass(frozen=True)
@@ -172,8 +190,21 @@ class StepResult:
     reward: float
     done: bool
     success: bool
-    parsed: ParsedAction
+    parsed: ParsedText  # the phone's ParsedAction, or another domain's parse
     info: dict[str, Any] = field(default_factory=dict)
+
+
+class Environment(Protocol):
+    """A domain's environment: episodes of a task from a seed, one action text per step (``PhoneEnv`` is one)."""
+
+    def reset(self, task: Task, seed: int) -> Observation:
+        """Start an episode of ``task``; the seed fixes everything random in it."""
+
+    def step(self, action_text: str) -> StepResult:
+        """Parse and carry out one action text; reward, done and success come with the next observation."""
+
+    def close(self) -> None:
+        """Release the environment's resources."""
 
 
 INVALID_ACTION_MODES = ("terminate", "penalize")

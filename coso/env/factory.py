@@ -1,4 +1,8 @@
-"""Build environments, tasks, image encoders and pools from a run config (one registry per choice)."""
+"""Build environments, tasks, experts, image encoders and pools from a run config (one registry per choice).
+
+The phone domain is defined here (its backends, its task source, its demonstrator); every builder below goes
+through ``coso.env.domains.DOMAINS``, so another domain (``coso.env.gym_cards``) plugs in the same way.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from coso.actions import AUTOUI_GRAMMAR, ActionGrammar
 from coso.config import EnvConfig, RunConfig
 from coso.env.base import EpisodeConfig, PhoneEnv
+from coso.env.domains import Actor, Domain, EnvFactory, domain_of, register_domain
 from coso.env.features import ImageEncoder, build_image_encoder
-from coso.env.pool import EnvFactory, EnvPool
+from coso.env.gym_cards import domain as _gym_cards  # noqa: F401  (registers the gym_cards domain)
+from coso.env.pool import EnvPool
 from coso.env.task_generator import generate_tasks, sequential_tasks
 from coso.env.task_parser import load_task_file
 from coso.env.tasks import Task
@@ -58,11 +65,26 @@ ENV_BACKENDS: dict[str, Callable[[EnvConfig, int], EnvFactory]] = {
 }
 
 
-def build_env_factory(env: EnvConfig, seed: int) -> EnvFactory:
-    """A function that builds one environment per pool slot, for the configured backend."""
+def _phone_env_factory(env: EnvConfig, seed: int) -> EnvFactory:
+    """A function that builds one phone per pool slot, for the configured backend."""
     if env.backend not in ENV_BACKENDS:
         raise ConfigError(f"env.backend={env.backend!r} is not one of {sorted(ENV_BACKENDS)}")
     return ENV_BACKENDS[env.backend](env, seed)
+
+
+def build_env_factory(env: EnvConfig, seed: int) -> EnvFactory:
+    """A function that builds one environment per pool slot, for the configured domain."""
+    return domain_of(env).env_factory(env, seed)
+
+
+def build_grammar(env: EnvConfig) -> ActionGrammar:
+    """The configured domain's action grammar (the causal model's action classes)."""
+    return domain_of(env).grammar(env)
+
+
+def build_expert(env: EnvConfig, noise: float, seed: int) -> Actor:
+    """The configured domain's scripted demonstrator at ``noise`` (0: the perfect expert)."""
+    return domain_of(env).expert(env, noise, seed)
 
 
 def build_pool(env: EnvConfig, seed: int) -> EnvPool:
@@ -96,8 +118,13 @@ def _tasks_of_file(path: Path, option: str, skip_bad_lines: bool = False) -> lis
 
 
 def load_tasks(config: RunConfig) -> tuple[list[Task], list[Task]]:
-    """(training tasks, evaluation tasks): training from the task file or the generator; evaluation from
-    eval_task_file, else the task file's first lines, else generated tasks of a disjoint seed stream."""
+    """(training tasks, evaluation tasks) of the configured domain."""
+    return domain_of(config.env).tasks(config)
+
+
+def _phone_tasks(config: RunConfig) -> tuple[list[Task], list[Task]]:
+    """The phone's tasks: training from the task file or the generator; evaluation from eval_task_file, else the
+    task file's first lines, else generated tasks of a disjoint seed stream."""
     episodes = config.train.eval_episodes
     if config.task_file:
         train = _tasks_of_file(Path(config.task_file), "task_file", config.skip_bad_task_lines)
@@ -110,3 +137,26 @@ def load_tasks(config: RunConfig) -> tuple[list[Task], list[Task]]:
             _tasks_of_file(Path(config.eval_task_file), "eval_task_file", config.skip_bad_task_lines), episodes
         )
     return train, evaluation
+
+
+def _phone_collect_tasks(config: RunConfig) -> list[Task]:
+    """Generated tasks for the collect run kind: ``episodes`` of them (64 by default)."""
+    return generate_tasks(config.episodes or 64, train_task_seed(config.seed), config.env.task_set)
+
+
+def _phone_expert(env: EnvConfig, noise: float, seed: int) -> Actor:
+    from coso.env.demonstrator import ExpertPolicy, NoiseConfig
+
+    return ExpertPolicy(NoiseConfig.from_level(noise), seed=seed, point_decimals=env.point_decimals)
+
+
+PHONE = register_domain(Domain(
+    name="phone",
+    grammar=lambda env: AUTOUI_GRAMMAR,
+    env_factory=_phone_env_factory,
+    expert=_phone_expert,
+    tasks=_phone_tasks,
+    collect_tasks=_phone_collect_tasks,
+    corpus=lambda env: [],  # the default corpus is the phone's own
+    autoui_actions=True,
+))

@@ -1,6 +1,7 @@
-"""A pool of phone environments stepped concurrently, which survives crashing, hanging and blank-screen devices.
+"""A pool of environments stepped concurrently, which survives crashing, hanging and blank-screen devices.
 
-Each slot owns one ``PhoneEnv`` and one daemon worker thread that runs that environment's calls in order;
+Each slot owns one environment (a ``PhoneEnv``, or another domain's) and one daemon worker thread that runs
+that environment's calls in order;
 the main thread waits on each call's future with a deadline (threads cannot be interrupted, and SIGALRM
 only works in the main thread). A call that raises, or does not return in time, gets its slot a fresh
 worker and a fresh environment from the factory; the old worker is never waited on, closes its
@@ -18,20 +19,20 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeVar
 
 from PIL import Image
 
 from coso.actions import parse_action
-from coso.env.base import Device, DeviceWrapper, Observation, PhoneEnv, StepResult
+from coso.env.base import Device, DeviceWrapper, Environment, Observation, StepResult
 from coso.env.tasks import Task
 from coso.errors import ConfigError, DeviceError, DeviceTimeoutError, TooManyRestartsError
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-EnvFactory = Callable[[int], PhoneEnv]
+EnvFactory = Callable[[int], Environment]
 
 
 class CorruptedScreenshotError(DeviceError):
@@ -124,7 +125,7 @@ class _SlotWorker:
     """One daemon thread that owns one environment and runs its calls one after another."""
 
     def __init__(self, name: str) -> None:
-        self.env: PhoneEnv | None = None
+        self.env: Environment | None = None
         self.build_error: BaseException | None = None
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -149,7 +150,7 @@ class _SlotWorker:
             except BaseException as error:  # the main thread decides what a failure means
                 future.set_exception(error)
 
-    def require_env(self) -> PhoneEnv:
+    def require_env(self) -> Environment:
         """The environment this worker built, or the DeviceError saying why it could not."""
         if self.env is None:
             raise DeviceError(f"the environment could not be built: {self.build_error!r}")
@@ -183,7 +184,7 @@ class _Slot:
 
 
 class EnvPool:
-    """N ``PhoneEnv``s stepped concurrently; failed environments are rebuilt and their episodes end failed.
+    """N environments stepped concurrently; failed environments are rebuilt and their episodes end failed.
 
     ``reset(tasks, seeds)`` starts up to ``num_envs`` episodes (slot i runs ``tasks[i]``); ``step(texts)``
     takes one text per slot, None for slots that should not act, and returns one StepResult per slot
@@ -356,9 +357,10 @@ class EnvPool:
         def build() -> None:
             try:
                 env = self.env_factory(index)
-                env.device = ScreenshotGuard(
-                    env.device, self._on_corrupted, self.screenshot_retries, self.screenshot_retry_delay_s
-                )
+                if hasattr(env, "device"):  # a phone: guard its device's screenshots
+                    env.device = ScreenshotGuard(
+                        env.device, self._on_corrupted, self.screenshot_retries, self.screenshot_retry_delay_s
+                    )
                 worker.env = env
             except BaseException as error:
                 worker.build_error = error
@@ -387,7 +389,7 @@ class EnvPool:
         """The StepResult that ends an episode whose environment failed: the last screen, reward 0, done."""
         last = slot.last_observation
         assert last is not None
-        observation = Observation(last.task, last.screenshot, text, last.step + 1, None)
+        observation = replace(last, previous_action=text, step=last.step + 1, state=None, image_features=None)
         info = {"env_failed": True, "env_timeout": isinstance(error, DeviceTimeoutError), "error": repr(error)}
         return StepResult(observation, 0.0, True, False, parse_action(text), info)
 

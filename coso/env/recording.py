@@ -17,7 +17,7 @@ from typing import Protocol
 
 from PIL import Image, ImageDraw, ImageFont
 
-from coso.actions import Action, ActionType, ParsedAction, parse_action
+from coso.actions import Action, ActionGrammar, ActionType, ParsedAction, parse_action
 from coso.env.tasks import Task
 from coso.errors import ConfigError
 
@@ -124,10 +124,20 @@ def describe_action(parsed: ParsedAction) -> str:
     return action.type.autoui_name
 
 
+def grammar_caption(grammar: ActionGrammar, action_text: str) -> tuple[str, bool]:
+    """A domain's caption of an action text: its action class, or INVALID; and whether it parsed."""
+    label = grammar.classify(action_text)
+    if label is None:
+        return "INVALID: the text names none of the actions", False
+    return f"ACTION {grammar.action_classes[label]}", True
+
+
 def annotate_frame(
-    screen: Image.Image, action_text: str | None, task_text: str, caption_prefix: str = ""
+    screen: Image.Image, action_text: str | None, task_text: str, caption_prefix: str = "",
+    grammar: ActionGrammar | None = None,
 ) -> Image.Image:
-    """One frame: the task header, ``screen`` with the action drawn on it, and the action's caption."""
+    """One frame: the task header, ``screen`` with the action drawn on it, and the action's caption (AutoUI's
+    with its tap and swipe markers, or with ``grammar`` another domain's action class)."""
     layout = frame_layout(screen.size)
     frame = Image.new("RGB", layout.size, CAPTION_COLOUR)
     frame.paste(screen.convert("RGB"), (0, layout.header_height))
@@ -141,13 +151,16 @@ def annotate_frame(
     if action_text is None:
         caption, colour = "end of episode", TEXT_ON_LIGHT
     else:
-        parsed = parse_action(action_text)
-        if parsed.action is not None:
-            draw_marker = _MARKERS.get(_marker_kind(parsed.action), _draw_nothing)
-            draw_marker(draw, layout, parsed.action, 3 * font_size // 2)
-        caption = describe_action(parsed)
-        colour = TEXT_ON_LIGHT if parsed.valid else INVALID_COLOUR
-        if not parsed.valid:
+        if grammar is not None:
+            caption, valid = grammar_caption(grammar, action_text)
+        else:
+            parsed = parse_action(action_text)
+            if parsed.action is not None:
+                draw_marker = _MARKERS.get(_marker_kind(parsed.action), _draw_nothing)
+                draw_marker(draw, layout, parsed.action, 3 * font_size // 2)
+            caption, valid = describe_action(parsed), parsed.valid
+        colour = TEXT_ON_LIGHT if valid else INVALID_COLOUR
+        if not valid:
             draw.rectangle(
                 [0, caption_top, layout.screen_width - 1, layout.size[1] - 1], outline=INVALID_COLOUR, width=3
             )
@@ -199,7 +212,9 @@ RECORDING_FORMATS: dict[str, Callable[[Sequence[Image.Image], Path, int], None]]
 class EpisodeRecorder:
     """Writes one animated file per episode under ``out_dir`` (``fmt`` "gif", or "webp" for lossless frames)."""
 
-    def __init__(self, out_dir: str | Path, fmt: str = "gif", frame_ms: int = 700) -> None:
+    def __init__(self, out_dir: str | Path, fmt: str = "gif", frame_ms: int = 700,
+                 grammar: ActionGrammar | None = None) -> None:
+        """``grammar``: another domain's action grammar for the captions (None: the phone's AutoUI)."""
         if fmt not in RECORDING_FORMATS:
             raise ConfigError(f"recording format {fmt!r} is not one of {sorted(RECORDING_FORMATS)}")
         if frame_ms < 1:
@@ -207,6 +222,7 @@ class EpisodeRecorder:
         self.out_dir = Path(out_dir)
         self.fmt = fmt
         self.frame_ms = int(frame_ms)
+        self.grammar = grammar
 
     def record(
         self, screens: Sequence[Image.Image], actions: Sequence[str], task: Task | str, path: str | Path
@@ -228,7 +244,7 @@ class EpisodeRecorder:
         for index, screen in enumerate(screens):
             action_text = actions[index] if index < total else None
             prefix = f"{index + 1}/{total}: " if action_text is not None else ""
-            frames.append(annotate_frame(screen, action_text, task_text, prefix))
+            frames.append(annotate_frame(screen, action_text, task_text, prefix, self.grammar))
         target = Path(path)
         if not target.is_absolute():
             target = self.out_dir / target

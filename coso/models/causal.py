@@ -1,8 +1,9 @@
 """CoSo's causal model: a small BERT-style classifier from an action text's tokens to its action type.
 
 It reads the policy's own token ids (same tokenizer, EOS included), so the counterfactual weights computed
-by replacing tokens with ``<null>`` line up one-to-one with the policy's action tokens. Labels come from
-``coso.actions.parse_action``; unparseable texts get ``TaskImpossible``, as the reference maps them.
+by replacing tokens with ``<null>`` line up one-to-one with the policy's action tokens. Labels come from the
+domain's action grammar (``coso.actions.ActionGrammar``; the phone's parses AutoUI text and gives unparseable
+texts ``TaskImpossible``, as the reference maps them), and ``num_classes`` is its number of action classes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from coso.actions import NUM_ACTION_TYPES, ActionType, parse_action
+from coso.actions import AUTOUI_GRAMMAR, NUM_ACTION_TYPES, ActionGrammar, ActionType
 from coso.errors import ConfigError
 from coso.models.serialization import SavedModel
 from coso.models.text_encoder import SmallEncoderConfig, SmallTransformerEncoder, mean_pool
@@ -32,11 +33,12 @@ class ActionTypeLabels:
     valid: torch.Tensor
 
 
-def action_type_labels(texts: Sequence[str]) -> ActionTypeLabels:
-    """Parse each text: its action type, or TaskImpossible (with ``valid`` False) when it does not parse."""
-    parsed = [parse_action(text) for text in texts]
-    labels = [int(p.action.type) if p.action is not None else int(UNPARSEABLE_LABEL) for p in parsed]
-    valid = torch.tensor([p.valid for p in parsed], dtype=torch.bool)
+def action_type_labels(texts: Sequence[str], grammar: ActionGrammar = AUTOUI_GRAMMAR) -> ActionTypeLabels:
+    """Classify each text with the domain's grammar: its action class, or the grammar's unparseable class (with
+    ``valid`` False) when it does not parse (the phone's: TaskImpossible)."""
+    classes = [grammar.classify(text) for text in texts]
+    labels = [label if label is not None else int(grammar.unparseable_class) for label in classes]
+    valid = torch.tensor([label is not None for label in classes], dtype=torch.bool)
     return ActionTypeLabels(torch.tensor(labels, dtype=torch.long), valid)
 
 

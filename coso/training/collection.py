@@ -16,7 +16,7 @@ from pathlib import Path
 from coso.config import RunConfig
 from coso.data.dataset import load_trajectories, save_trajectories
 from coso.data.trajectory import Trajectory
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig
+from coso.env.factory import build_expert
 from coso.env.tasks import Task
 from coso.errors import ConfigError, InsufficientDataError
 from coso.rollout import Agent
@@ -125,8 +125,7 @@ class DataCollector:
         if cached.is_dir():
             return self._counted(name, episodes, load_trajectories(cached), step)
         tasks = self._draw_tasks(stream, episodes)
-        expert = ExpertPolicy(NoiseConfig.from_level(noise), seed=stream.first(self.config.seed),
-                              point_decimals=self.config.env.point_decimals)
+        expert = build_expert(self.config.env, noise, stream.first(self.config.seed))
         trajectories, _ = self.rollouts(lambda: expert, tasks, stream.seeds(self.config.seed, episodes))
         self._counted(name, episodes, trajectories, step)  # before saving: a failed collection is redone next time
         if self.is_main:

@@ -11,6 +11,7 @@ import torch
 
 from coso.config import RunConfig
 from coso.config_mapping import dataclass_from_mapping
+from coso.env.factory import build_grammar, domain_of
 from coso.errors import CheckpointError
 from coso.models.autoui import AutoUIConfig, AutoUIPolicy, load_autoui_base
 from coso.models.causal import ActionTypeClassifier, ActionTypeClassifierConfig
@@ -45,7 +46,8 @@ def _autoui_policy(config: RunConfig) -> AutoUIPolicy:
         ensure_null_token(policy.tokenizer)
         return policy
     policy_config = _policy_config(config)
-    return AutoUIPolicy.from_config(policy_config, build_default_tokenizer(policy_config.tokenizer))
+    domain_texts = domain_of(config.env).corpus(config.env)  # the domain's prompts and actions ([]: the phone)
+    return AutoUIPolicy.from_config(policy_config, build_default_tokenizer(policy_config.tokenizer, domain_texts))
 
 
 def _hf_vlm_policy(config: RunConfig) -> HFVLMPolicy:
@@ -92,6 +94,7 @@ def build_models(config: RunConfig) -> Models:
     causal_config = ActionTypeClassifierConfig(
         encoder=SmallEncoderConfig(hidden=config.causal.hidden_size, heads=config.causal.num_heads,
                                    layers=config.causal.num_layers, ffn=config.causal.ffn_size, max_positions=512),
+        num_classes=len(build_grammar(config.env).action_classes),  # the domain's action classes
         init_seed=config.seed,
     )
     models = Models(

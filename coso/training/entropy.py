@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import torch
 
+from coso.actions import AUTOUI_GRAMMAR, ActionGrammar
 from coso.algorithms.coso import (
     CPU_CHUNK_SIZE,
     WeightResources,
@@ -22,6 +23,7 @@ from coso.algorithms.coso import (
     weight_statistics,
 )
 from coso.config import RunConfig
+from coso.env.factory import build_grammar
 from coso.errors import ConfigError
 from coso.models.autoui import TokenStats
 from coso.models.causal import ActionTypeClassifier, action_type_labels
@@ -95,8 +97,9 @@ class CausalEntropyBonus:
     name = "causal"
 
     def __init__(self, alpha: float, reduction: str, estimator: str, causal_model: Callable[[], ActionTypeClassifier],
-                 tokenizer, chunk_size: int | None = None) -> None:
+                 tokenizer, chunk_size: int | None = None, grammar: ActionGrammar = AUTOUI_GRAMMAR) -> None:
         self.alpha = alpha
+        self.grammar = grammar  # the domain's: which action class each text is
         self.reduction = reduction
         self.estimator = estimator
         self._causal_model = causal_model
@@ -117,7 +120,7 @@ class CausalEntropyBonus:
         pad = self.tokenizer.pad_token_id
         token_ids = torch.tensor([list(row) + [pad] * (width - len(row)) for row in rows], dtype=torch.long)
         mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], dtype=torch.long)
-        labels = action_type_labels(actions)
+        labels = action_type_labels(actions, self.grammar)
         device = model.device
         resources = WeightResources(
             null_token_id=model.null_token_id,
@@ -176,7 +179,7 @@ def _uniform_bonus(config: RunConfig, causal_model, tokenizer) -> EntropyBonus:
 
 def _causal_bonus(config: RunConfig, causal_model, tokenizer) -> EntropyBonus:
     return CausalEntropyBonus(config.entropy_coeff, config.causal.entropy_reduction, config.causal.estimator,
-                              causal_model, tokenizer)
+                              causal_model, tokenizer, grammar=build_grammar(config.env))
 
 
 ENTROPY_BONUSES = {  # (use_entropy, use_causal) -> builder: DigiRL, naive entropy, CoSo

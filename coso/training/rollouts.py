@@ -16,7 +16,7 @@ from coso.agents.autoui import AutoUIAgent
 from coso.agents.exploration import EpsilonGreedyAgent
 from coso.config import RunConfig
 from coso.data.trajectory import Trajectory
-from coso.env.factory import build_pool
+from coso.env.factory import build_pool, domain_of
 from coso.env.features import ImageEncoder
 from coso.env.recording import EpisodeRecorder, NullRecorder
 from coso.env.tasks import Task
@@ -47,7 +47,9 @@ class FirstEpisodesRecorder:
 def episode_recorder(config: RunConfig, directory: Path, enabled: bool = True):
     """GIFs of the first ``env.record_episodes`` episodes into ``directory`` (none when 0 or not enabled)."""
     if config.env.record_episodes > 0 and enabled:
-        return FirstEpisodesRecorder(EpisodeRecorder(directory), config.env.record_episodes)
+        domain = domain_of(config.env)
+        grammar = None if domain.autoui_actions else domain.grammar(config.env)  # captions in the domain's actions
+        return FirstEpisodesRecorder(EpisodeRecorder(directory, grammar=grammar), config.env.record_episodes)
     return NullRecorder()
 
 
@@ -56,7 +58,8 @@ def policy_agent(policy: Policy, config: RunConfig, *, temperature: float, env_s
     policy.eval()
     return AutoUIAgent(policy, temperature=temperature, max_new_tokens=config.agent.max_new_tokens,
                        generator=torch.Generator().manual_seed(sampling_seed(config.seed, env_steps)),
-                       constrained=config.agent.constrained_decoding, point_decimals=config.env.point_decimals,
+                       constrained=config.agent.constrained_decoding and domain_of(config.env).autoui_actions,
+                       point_decimals=config.env.point_decimals,
                        require_typed_text=config.agent.require_typed_text)
 
 

@@ -41,6 +41,11 @@ _VLM_ENV_KEYS = ("screen_pixels_width", "screen_pixels_height")
 _CAUSAL_KEYS = ("hidden_size", "num_heads", "num_layers", "ffn_size")  # the base checkpoint holds a causal model too
 
 
+def _domain_keys(config: RunConfig) -> tuple[str, ...]:
+    """Another domain than the phone adds its name and section to the key (the phone's key is as it was)."""
+    return () if config.env.domain == "phone" else ("domain", str(config.env.domain))
+
+
 def sft_base_key(config: RunConfig) -> dict[str, Any]:
     """What the base is a function of (JSON values), in a stable order."""
     def pick(section: Any, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -52,7 +57,7 @@ def sft_base_key(config: RunConfig) -> dict[str, Any]:
 
     return {
         "agent": pick(config.agent, _AGENT_KEYS + (_VLM_AGENT_KEYS if vlm else ())),
-        "env": pick(config.env, _ENV_KEYS + (_VLM_ENV_KEYS if vlm else ())),
+        "env": pick(config.env, _ENV_KEYS + (_VLM_ENV_KEYS if vlm else ()) + _domain_keys(config)),
         "train": dict(pick(config.train, _TRAIN_KEYS), sft_lr=_sft_learning_rate(config)),
         "causal": pick(config.causal, _CAUSAL_KEYS),
         "task_file": config.task_file,

@@ -30,6 +30,7 @@ from coso.algorithms.kl import reference_kl
 from coso.config import RunConfig
 from coso.data.buffer import ReplayBuffer, TransitionBatch, collate_transitions
 from coso.data.trajectory import Trajectory
+from coso.env.factory import build_grammar
 from coso.errors import ConfigError, TrainingError
 from coso.models.causal import ActionTypeClassifier, action_type_labels
 from coso.models.critics import StepCritic, TrajectoryCritic
@@ -291,7 +292,7 @@ class Trainer:
         for _ in self._steps(calls, "causal model"):
             index = torch.randint(len(actions), (cfg.samples_per_call,), generator=self.generator).tolist()
             texts = [actions[i] for i in index]
-            labels = action_type_labels(texts).labels
+            labels = action_type_labels(texts, build_grammar(self.config.env)).labels  # the domain's classes
             for _ in range(cfg.epochs_per_call):
                 for start in range(0, len(texts), cfg.batch_size):
                     chunk = texts[start:start + cfg.batch_size]
