@@ -27,9 +27,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import torch  # noqa: E402
 
 from coso.env.base import PhoneEnv  # noqa: E402
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig  # noqa: E402
+from coso.env.sim.expert import ExpertPolicy, NoiseConfig  # noqa: E402
 from coso.env.features import PixelProjectionEncoder  # noqa: E402
-from coso.env.judge import RuleJudge  # noqa: E402
+from coso.env.sim.judge import RuleJudge  # noqa: E402
 from coso.env.pool import EnvPool  # noqa: E402
 from coso.env.sim import SimConfig, SimPhone  # noqa: E402
 from coso.env.task_generator import generate_tasks  # noqa: E402

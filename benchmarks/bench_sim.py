@@ -27,8 +27,8 @@ import torch  # noqa: E402
 
 from coso.actions import parse_action  # noqa: E402
 from coso.env.base import Observation, PhoneEnv, execute_action  # noqa: E402
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig  # noqa: E402
-from coso.env.judge import RuleJudge  # noqa: E402
+from coso.env.sim.expert import ExpertPolicy, NoiseConfig  # noqa: E402
+from coso.env.sim.judge import RuleJudge  # noqa: E402
 from coso.env.sim import SimConfig, SimPhone  # noqa: E402
 from coso.env.sim.render import TEXT_CACHE  # noqa: E402
 

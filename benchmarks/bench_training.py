@@ -31,7 +31,7 @@ from omegaconf import OmegaConf
 from coso.cli import CONFIG_DIR
 from coso.config import register_configs
 from coso.data.buffer import ReplayBuffer
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig
+from coso.env.sim.expert import ExpertPolicy, NoiseConfig
 from coso.env.factory import build_encoder, build_pool
 from coso.env.task_generator import generate_tasks
 from coso.rollout import collect_trajectories

@@ -33,7 +33,7 @@ import torch
 from coso.actions import ActionType, parse_action
 from coso.agents.autoui import AutoUIAgent
 from coso.env.base import Observation
-from coso.env.demonstrator import ExpertPolicy
+from coso.env.sim.expert import ExpertPolicy
 from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.env.tasks import Task
 from coso.models.constrained import AutoUIGrammar

@@ -36,7 +36,7 @@ from coso.agents.autoui import grammar_constraint
 from coso.algorithms.filtered_bc import filtered_bc_loss
 from coso.cli import CONFIG_DIR
 from coso.data.buffer import ReplayBuffer, collate_transitions
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig
+from coso.env.sim.expert import ExpertPolicy, NoiseConfig
 from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.rollout import collect_trajectories
 from coso.training.components import build_models

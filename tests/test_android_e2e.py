@@ -20,9 +20,9 @@ from coso.config import EnvConfig
 from coso.env.android.appium_device import AppiumDevice, DeviceTimeouts
 from coso.env.android.factory import AndroidEnvFactory, android_env_factory
 from coso.env.base import EpisodeConfig, PhoneEnv
-from coso.env.demonstrator import ExpertPolicy
+from coso.env.sim.expert import ExpertPolicy
 from coso.env.features import build_image_encoder
-from coso.env.judge import RuleJudge
+from coso.env.sim.judge import RuleJudge
 from coso.env.pool import EnvPool
 from coso.env.sim import SimConfig, SimPhone
 from coso.env.task_generator import generate_tasks

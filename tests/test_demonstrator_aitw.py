@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from coso.env.base import PhoneEnv
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig
-from coso.env.judge import RuleJudge
+from coso.env.sim.expert import ExpertPolicy, NoiseConfig
+from coso.env.sim.judge import RuleJudge
 from coso.env.sim import SimConfig, SimPhone
 from coso.env.task_parser import parse_task
 from coso.errors import TaskParseError

@@ -8,8 +8,8 @@ from PIL import Image
 
 from coso.actions import ActionType, parse_action
 from coso.env.base import Observation, PhoneEnv
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig, plan_step
-from coso.env.judge import RuleJudge
+from coso.env.sim.expert import ExpertPolicy, NoiseConfig, plan_step
+from coso.env.sim.judge import RuleJudge
 from coso.env.sim import SimConfig, SimPhone
 from coso.env.tasks import (
     AlarmGoal,

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from coso.env.base import PhoneEnv
-from coso.env.demonstrator import ExpertPolicy
+from coso.env.sim.expert import ExpertPolicy
 from coso.env.features import ImageEncoder, PixelProjectionEncoder, build_image_encoder, stack_features
-from coso.env.judge import RuleJudge
+from coso.env.sim.judge import RuleJudge
 from coso.env.sim import SimConfig, SimPhone
 from coso.env.task_parser import parse_task
 from coso.errors import ConfigError

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from coso.env.judge import SUCCESS_CHECKS, RuleJudge
+from coso.env.sim.judge import SUCCESS_CHECKS, RuleJudge
 from coso.env.sim import SimConfig, SimPhone
 from coso.env.tasks import (
     AlarmGoal,

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from coso.env.base import PhoneEnv
-from coso.env.demonstrator import ExpertPolicy
+from coso.env.sim.expert import ExpertPolicy
 from coso.env.features import PixelProjectionEncoder
-from coso.env.judge import RuleJudge
+from coso.env.sim.judge import RuleJudge
 from coso.env.pool import EnvPool, screenshot_problem
 from coso.env.sim import FaultConfig, SimConfig, SimPhone
 from coso.env.task_generator import generate_tasks

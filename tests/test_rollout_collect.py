@@ -11,9 +11,9 @@ from PIL import Image, ImageChops
 
 from coso.actions import build_prompt
 from coso.env.base import Observation, PhoneEnv
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig
+from coso.env.sim.expert import ExpertPolicy, NoiseConfig
 from coso.env.features import PixelProjectionEncoder
-from coso.env.judge import RuleJudge
+from coso.env.sim.judge import RuleJudge
 from coso.env.pool import EnvPool
 from coso.env.recording import EpisodeRecorder
 from coso.env.sim import SimConfig, SimPhone

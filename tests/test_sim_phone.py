@@ -223,7 +223,7 @@ def test_random_actions_never_crash_the_phone_or_the_judge() -> None:
     """Fuzz: random taps (often on real elements), swipes, keys and text on hard layouts."""
     import random
 
-    from coso.env.judge import RuleJudge
+    from coso.env.sim.judge import RuleJudge
     from coso.env.tasks import Task, WebShopGoal
 
     rng = random.Random(0)

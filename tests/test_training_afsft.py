@@ -23,7 +23,7 @@ from coso.config import AFSFTConfig, RunConfig, check_run_config
 from coso.data.buffer import ReplayBuffer
 from coso.data.trajectory import Trajectory, Transition
 from coso.env.base import EpisodeConfig, PhoneEnv
-from coso.env.judge import RuleJudge
+from coso.env.sim.judge import RuleJudge
 from coso.env.sim import SimConfig, SimPhone
 from coso.env.task_generator import generate_tasks
 from coso.errors import ConfigError

@@ -16,7 +16,7 @@ from coso.algorithms.kl import reference_kl
 from coso.cli import CONFIG_DIR
 from coso.config import RunConfig, validate_run_config
 from coso.data.buffer import ReplayBuffer, collate_transitions
-from coso.env.demonstrator import ExpertPolicy
+from coso.env.sim.expert import ExpertPolicy
 from coso.env.factory import build_encoder, build_pool, load_tasks
 from coso.errors import ConfigError
 from coso.rollout import collect_trajectories

@@ -40,8 +40,8 @@ def episode_config(env: EnvConfig) -> EpisodeConfig:
 
 
 def _sim_factory(env: EnvConfig, seed: int) -> EnvFactory:
-    from coso.env.judge import RuleJudge
     from coso.env.sim import SimConfig, SimPhone
+    from coso.env.sim.judge import RuleJudge
 
     sim_config = SimConfig.from_mapping(dataclasses.asdict(env.sim))
     episode = episode_config(env)
@@ -145,7 +145,7 @@ def _phone_collect_tasks(config: RunConfig) -> list[Task]:
 
 
 def _phone_expert(env: EnvConfig, noise: float, seed: int) -> Actor:
-    from coso.env.demonstrator import ExpertPolicy, NoiseConfig
+    from coso.env.sim.expert import ExpertPolicy, NoiseConfig
 
     return ExpertPolicy(NoiseConfig.from_level(noise), seed=seed, point_decimals=env.point_decimals)
 
