@@ -21,7 +21,7 @@ import os
 import platform
 import shutil
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -76,32 +76,21 @@ MANIFEST_FIELDS: dict[str, str] = {
     "extra": "object",
 }
 
-TRAJECTORY_FIELDS: dict[str, str] = {
-    "index": "count",
-    "task": "str",
-    "task_set": "str",
-    "success": "bool",
-    "env_failed": "bool",
-    "seed": "int",
-    "num_transitions": "count",
-    "metadata": "object",
-}
+# a record field's JSON kind, from its dataclass annotation (annotations are strings: `from __future__`)
+_KIND_OF_ANNOTATION = {"str": "str", "int": "int", "float": "number", "bool": "bool", "dict[str, object]": "object"}
 
-TRANSITION_FIELDS: dict[str, str] = {
-    "trajectory": "count",
-    "step": "int",
-    "task": "str",
-    "task_set": "str",
-    "prompt": "str",
-    "next_prompt": "str",
-    "action": "str",
-    "reward": "number",
-    "done": "bool",
-    "mc_return": "number",
-    "valid_action": "bool",
-    "screenshot_path": "str",
-    "next_screenshot_path": "str",
-}
+
+def _record_fields(record_class: type, skipped: Iterable[str]) -> dict[str, str]:
+    """A dataclass's JSON record fields and their kinds, in declaration order, without the ``skipped`` ones."""
+    leave_out = set(skipped)
+    return {f.name: _KIND_OF_ANNOTATION[str(f.type)] for f in fields(record_class) if f.name not in leave_out}
+
+
+# a trajectories.jsonl line: its index, the Trajectory's fields but its transitions, and their count
+TRAJECTORY_FIELDS: dict[str, str] = {"index": "count", **_record_fields(Trajectory, ("transitions",)),
+                                     "num_transitions": "count"}
+# a transitions.jsonl line: its trajectory's index and the Transition's fields but the feature arrays (.npy files)
+TRANSITION_FIELDS: dict[str, str] = {"trajectory": "count", **_record_fields(Transition, FEATURE_FILES)}
 
 
 def _describe(value: object) -> str:
@@ -292,6 +281,28 @@ class _Encoded:
     screenshot_paths: list[str]
 
 
+# how a value of each record kind is checked on the way out ("count" fields are the file's own bookkeeping)
+_ENCODERS: dict[str, Callable[[Any, str], object]] = {
+    "str": _text,
+    "int": _integer,
+    "number": _real,
+    "bool": lambda value, where: bool(value),
+    "object": lambda value, where: _check_metadata(value, where.rpartition(" ")[0]),
+}
+
+
+def _encoded_fields(item: Trajectory | Transition, spec: dict[str, str], where: str) -> dict[str, object]:
+    """The JSON values of a record's dataclass fields (the ``count`` fields are the caller's), checked."""
+    return {name: _ENCODERS[kind](getattr(item, name), f"{where} {name}")
+            for name, kind in spec.items() if kind != "count"}
+
+
+def _decoded_fields(line: dict[str, Any], spec: dict[str, str]) -> dict[str, Any]:
+    """A checked JSON line's dataclass fields as the dataclass takes them (numbers as float)."""
+    return {name: float(line[name]) if kind == "number" else line[name]
+            for name, kind in spec.items() if kind != "count"}
+
+
 def _encode(trajectories: Sequence[Trajectory]) -> _Encoded:
     """Validate trajectories and turn them into JSON lines and feature arrays (nothing touches disk)."""
     trajectory_lines: list[str] = []
@@ -303,34 +314,12 @@ def _encode(trajectories: Sequence[Trajectory]) -> _Encoded:
         where = f"trajectory {index}"
         if not isinstance(trajectory, Trajectory):
             raise DatasetError(f"{where}: expected a coso Trajectory, got {type(trajectory).__name__}")
-        trajectory_record = {
-            "index": index,
-            "task": _text(trajectory.task, f"{where} task"),
-            "task_set": _text(trajectory.task_set, f"{where} task_set"),
-            "success": bool(trajectory.success),
-            "env_failed": bool(trajectory.env_failed),
-            "seed": _integer(trajectory.seed, f"{where} seed"),
-            "num_transitions": len(trajectory.transitions),
-            "metadata": _check_metadata(trajectory.metadata, where),
-        }
+        trajectory_record = {"index": index, **_encoded_fields(trajectory, TRAJECTORY_FIELDS, where),
+                             "num_transitions": len(trajectory.transitions)}
         trajectory_lines.append(_json_line(trajectory_record, where))
         for position, transition in enumerate(trajectory.transitions):
             step_where = f"trajectory {index} transition {position}"
-            record = {
-                "trajectory": index,
-                "step": _integer(transition.step, f"{step_where} step"),
-                "task": _text(transition.task, f"{step_where} task"),
-                "task_set": _text(transition.task_set, f"{step_where} task_set"),
-                "prompt": _text(transition.prompt, f"{step_where} prompt"),
-                "next_prompt": _text(transition.next_prompt, f"{step_where} next_prompt"),
-                "action": _text(transition.action, f"{step_where} action"),
-                "reward": _real(transition.reward, f"{step_where} reward"),
-                "done": bool(transition.done),
-                "mc_return": _real(transition.mc_return, f"{step_where} mc_return"),
-                "valid_action": bool(transition.valid_action),
-                "screenshot_path": _text(transition.screenshot_path, f"{step_where} screenshot_path"),
-                "next_screenshot_path": _text(transition.next_screenshot_path, f"{step_where} next_screenshot_path"),
-            }
+            record = {"trajectory": index, **_encoded_fields(transition, TRANSITION_FIELDS, step_where)}
             transition_lines.append(_json_line(record, step_where))
             for name in FEATURE_FILES:
                 row = _feature_row(getattr(transition, name), f"{step_where} {name}", width)
@@ -550,35 +539,11 @@ def load_trajectories(path: str | Path, *, check_screenshots: bool = False) -> l
         transitions = []
         for _ in range(record["num_transitions"]):
             line = transition_records[row]
-            transitions.append(
-                Transition(
-                    task=line["task"],
-                    prompt=line["prompt"],
-                    action=line["action"],
-                    reward=float(line["reward"]),
-                    done=line["done"],
-                    image_features=features["image_features"][row],
-                    next_prompt=line["next_prompt"],
-                    next_image_features=features["next_image_features"][row],
-                    mc_return=float(line["mc_return"]),
-                    step=line["step"],
-                    valid_action=line["valid_action"],
-                    task_set=line["task_set"],
-                    screenshot_path=line["screenshot_path"],
-                    next_screenshot_path=line["next_screenshot_path"],
-                )
-            )
+            transitions.append(Transition(**_decoded_fields(line, TRANSITION_FIELDS),
+                                          **{name: features[name][row] for name in FEATURE_FILES}))
             row += 1
         trajectories.append(
-            Trajectory(
-                transitions=transitions,
-                task=record["task"],
-                task_set=record["task_set"],
-                success=record["success"],
-                env_failed=record["env_failed"],
-                seed=record["seed"],
-                metadata=record["metadata"],
-            )
+            Trajectory(transitions=transitions, **_decoded_fields(record, TRAJECTORY_FIELDS))
         )
     return trajectories
 
