@@ -70,6 +70,7 @@ def _implementations() -> dict[str, set[str]]:
     from coso.algorithms.coso import ENTROPY_REDUCTIONS, TOKEN_WEIGHT_ESTIMATORS
     from coso.algorithms.digirl import STEP_ADVANTAGE_FORMS
     from coso.env.android.factory import JUDGE_BUILDERS
+    from coso.distributed import ROLLOUT_ENGINES
     from coso.env.base import INVALID_ACTION_MODES
     from coso.env.factory import ENV_BACKENDS
     from coso.env.features import IMAGE_ENCODERS
@@ -77,7 +78,7 @@ def _implementations() -> dict[str, set[str]]:
     from coso.env.task_generator import GENERATOR_TASK_SETS
     from coso.models.text_encoder import TEXT_ENCODERS
     from coso.models.tokenizer import PRETOKEN_PATTERNS
-    from coso.training import loop
+    from coso.training import loop, rollouts
     from coso.training.run_logger import WANDB_MODES
 
     return {
@@ -100,6 +101,8 @@ def _implementations() -> dict[str, set[str]]:
         "env.invalid_action": set(INVALID_ACTION_MODES),
         "env.image_encoder": set(IMAGE_ENCODERS),
         "env.sim.faults.corrupt_modes": set(CORRUPTION_MODES),
+        "rollout.engine": set(ROLLOUT_ENGINES),
+        "rollout.mode": set(rollouts.ROLLOUT_MODES),
     }
 
 

@@ -148,6 +148,14 @@ class ReplayBuffer:
         self._flat = None
         return evicted
 
+    def add_fresh(self, trajectories: Iterable[Trajectory], max_staleness: int) -> int:
+        """Add the trajectories whose ``metadata["policy_staleness"]`` (policy versions behind the trainer's when
+        taken; absent: 0) is at most ``max_staleness``, and return how many were rejected as staler."""
+        incoming = list(trajectories)
+        fresh = [t for t in incoming if int(t.metadata.get("policy_staleness", 0)) <= max_staleness]
+        self.add(fresh)
+        return len(incoming) - len(fresh)
+
     def trajectories(self) -> list[Trajectory]:
         """The stored trajectories, oldest first."""
         return list(self._trajectories)
