@@ -133,8 +133,20 @@ class RemoteEnv:
         self.local_slot = local_slot
         self.device = None  # the phone's device lives (and is screenshot-checked) on the worker
 
-    def build(self) -> None:
-        """Have the worker build the phone."""
+    def build(self, wait_s: float = 300.0) -> None:
+        """Have the worker build the phone, first waiting (at most ``wait_s``) for a restarting worker to be back."""
+        ray = import_ray()
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                ray.get(self.actor.pid.remote(), timeout=max(0.1, deadline - time.monotonic()))
+                break
+            except ray.exceptions.ActorUnavailableError as error:  # restarting: Ray refuses calls until it is up
+                if time.monotonic() > deadline:
+                    raise WorkerLostError(f"rollout worker still restarting after {wait_s:.0f} s: {error!r}") from error
+                time.sleep(0.5)
+            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError) as error:  # dead for good
+                raise WorkerLostError(f"rollout worker gone: {error!r}"[:500]) from error
         self._call("build")
 
     def reset(self, task: Task, seed: int) -> Observation:
@@ -168,6 +180,7 @@ class RayEnvPool(EnvPool):
         self.workers = workers
         self._slot_seeds: dict[int, int] = {}
         self.lost_seeds: set[int] = set()
+        self.lost_workers: set[int] = set()  # workers lost during the current rollout
         env = workers.config.env
         super().__init__(self._remote_env, env.num_envs, env.step_timeout_s, env.reset_timeout_s, env.max_restarts)
 
@@ -179,7 +192,7 @@ class RayEnvPool(EnvPool):
         def build() -> None:
             try:
                 env = self._remote_env(index)
-                env.build()
+                env.build(self.build_timeout_s)
                 worker.env = env
             except BaseException as error:
                 worker.build_error = error
@@ -200,11 +213,15 @@ class RayEnvPool(EnvPool):
         return values
 
     def _fail_all(self, failures, during):  # noqa: ANN001, ANN202 - EnvPool's private hook
+        """Count lost workers and remember the episodes they held (also those of the worker's other phones that
+        timed out while it restarted), then fail the slots as EnvPool does."""
         for slot, error in failures:
             if _lost(error) or _lost(slot.worker.build_error):
                 self.workers.lost += 1
-                if slot.index in self._slot_seeds:
-                    self.lost_seeds.add(self._slot_seeds[slot.index])
+                self.lost_workers.add(self.workers.locate(slot.index)[1])
+        for slot, _ in failures:
+            if self.workers.locate(slot.index)[1] in self.lost_workers and slot.index in self._slot_seeds:
+                self.lost_seeds.add(self._slot_seeds[slot.index])
         super()._fail_all(failures, during)
 
 
@@ -258,6 +275,7 @@ class RayEngine:
         started = time.perf_counter()
         before = self.pool.counters()
         self.pool.lost_seeds.clear()
+        self.pool.lost_workers.clear()
         trajectories = collect_trajectories(self.pool, agent, tasks, self.encoder, seeds=seeds, gamma=gamma,
                                             recorder=recorder, progress=progress).trajectories
         for _ in range(self.config.rollout.max_worker_restarts + 1):
