@@ -105,7 +105,8 @@ def iteration(args: argparse.Namespace, mode: str, directory: Path) -> dict[str,
     """The online training job on 2 Ray workers in ``mode``; its online phases' seconds per iteration."""
     overrides = ["--config-name", "digirl_online", "scale=smoke", *TINY, f"save_path={directory / mode}",
                  "rollout.engine=ray", f"rollout.mode={mode}", "rollout.num_workers=2", "env.num_envs=4",
-                 f"env.sim.faults.action_latency_s={args.latency}", f"env.sim.faults.action_latency_jitter_s={args.jitter}",
+                 f"env.sim.faults.action_latency_s={args.latency}",
+                 f"env.sim.faults.action_latency_jitter_s={args.jitter}",
                  "env.max_steps_webshop=6", f"train.online_iterations={args.iterations}", "train.rollout_size=8",
                  # the initial evaluation starts the workers, so the online phases time iterations only
                  "train.eval_initial=true", "train.eval_episodes=1", "train.sft_steps=0",
@@ -144,7 +145,8 @@ def report(args: argparse.Namespace, rows: dict[str, object], iterations: dict[s
                      f"| {row['wall_s']} | {row['steps_per_s']} | {speedup:.2f} | {speedup / workers:.0%} |")
     if iterations:
         sync, asynchronous = iterations["sync"], iterations["async"]
-        lines += ["", f"## One online iteration: async against sync ({args.iterations} iterations, 2 workers, 4 phones)",
+        title = f"## One online iteration: async against sync ({args.iterations} iterations, 2 workers, 4 phones)"
+        lines += ["", title,
                   "", "| mode | rollout s | update s | online s | per iteration s | whole run s |",
                   "|---|---:|---:|---:|---:|---:|"]
         for mode, row in iterations.items():
