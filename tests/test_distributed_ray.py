@@ -150,3 +150,19 @@ def test_async_needs_a_staleness_of_at_least_one() -> None:
     config.rollout.max_staleness = 0
     with pytest.raises(ConfigError, match="rollout.max_staleness"):
         check_run_config(config)
+
+
+def test_an_async_batch_whose_worker_dies_goes_to_another_worker(policy) -> None:
+    config = ray_config(mode="async", latency=0.3)
+    config.agent.constrained_decoding = True  # valid actions: episodes run for seconds, not one step
+    tasks = generate_tasks(4, seed=6, task_set="webshop")
+    with Rollouts(config, build_encoder(config.env)) as rollouts:
+        engine = rollouts.engine
+        engine.publish(policy, 0)
+        pending = engine.submit(tasks, list(range(400, 404)), version=0, env_steps=0, temperature=1.0)
+        time.sleep(1.0)  # the workers are running their batches
+        ray.kill(engine.workers.actors[0], no_restart=False)
+        result = engine.take(pending, current_version=0)
+        assert [t.seed for t in result.trajectories] == list(range(400, 404))
+        assert result.stats.pool["workers_lost"] == 1 and result.stats.pool["episodes_requeued"] == 2
+        assert {t.metadata["rollout_worker"] for t in result.trajectories} == {1}  # worker 0's batch went to 1

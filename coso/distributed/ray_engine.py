@@ -263,6 +263,8 @@ class RayEngine:
         self.workers = WorkerGroup(config)
         self.workers.wait_ready(max(config.env.reset_timeout_s, 120.0))
         self.pool = RayEnvPool(self.workers)
+        if str(config.rollout.mode) == "async":  # the first async rollout should not wait for imports
+            import_ray().get([actor.warm.remote() for actor in self.workers.actors])
         self._skeleton: Any = None
         self._weights: dict[int, Any] = {}
         self._next_worker = 0

@@ -91,6 +91,17 @@ class RolloutWorker:
 
     # ---------------------------------------------------------------------------------------- async collect
 
+    def warm(self) -> None:
+        """Load what ``collect`` needs (torch, the image encoder, the phones) before the first request."""
+        import torch  # noqa: F401 - the import is the point: seconds, once
+
+        from coso.env.factory import build_encoder, build_pool
+
+        if self.encoder is None:
+            self.encoder = build_encoder(self.config.env)
+        if self.pool is None:
+            self.pool = build_pool(_with_num_envs(self.config.env, self.num_slots), self.config.seed)
+
     def collect(self, weights: list[Any], version: int, tasks: Sequence[Task], seeds: Sequence[int],
                 sampling_seed: int, temperature: float) -> tuple[list[Trajectory], dict[str, int]]:
         """Run ``tasks`` (one episode seed each) on this worker's own pool with its policy at ``version``.
@@ -103,7 +114,6 @@ class RolloutWorker:
         import torch
 
         from coso.agents.autoui import AutoUIAgent
-        from coso.env.factory import build_encoder, build_pool
         from coso.rollout import collect_trajectories
 
         skeleton, state = weights
@@ -112,11 +122,7 @@ class RolloutWorker:
         if version != self.version:
             self.policy.load_state_dict(ray.get(state))
             self.version = version
-        if self.encoder is None:
-            self.encoder = build_encoder(self.config.env)
-        if self.pool is None:
-            env = self.config.env
-            self.pool = build_pool(_with_num_envs(env, self.num_slots), self.config.seed)
+        self.warm()
         self.policy.eval()
         agent_config = self.config.agent
         agent = AutoUIAgent(self.policy, temperature=temperature, max_new_tokens=agent_config.max_new_tokens,
