@@ -50,6 +50,7 @@ class RolloutWorker:
         self.envs: dict[int, PhoneEnv] = {}
         self.corrupted_screenshots = 0
         self._lock = threading.Lock()
+        self._collect_lock = threading.Lock()  # one batch at a time on the worker's pool (a re-queued one waits)
         self.policy: Any = None
         self.version = -1
         self.encoder: Any = None
@@ -110,6 +111,11 @@ class RolloutWorker:
         once per worker) and to the state dict of ``version`` (loaded when it changes). Returns the
         trajectories, each tagged with ``policy_version``, and the pool's counters during the request.
         """
+        with self._collect_lock:
+            return self._collect(weights, version, tasks, seeds, sampling_seed, temperature)
+
+    def _collect(self, weights: list[Any], version: int, tasks: Sequence[Task], seeds: Sequence[int],
+                 sampling_seed: int, temperature: float) -> tuple[list[Trajectory], dict[str, int]]:
         import ray
         import torch
 
