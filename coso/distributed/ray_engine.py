@@ -333,6 +333,7 @@ class RayEngine:
         trajectories: list[Trajectory | None] = [None] * pending.size
         pool: dict[str, int] = {}
         timeout = self.config.rollout.request_timeout_s
+        lost, requeued = self.workers.lost, self.workers.requeued
         for request in pending.requests:
             while True:
                 remaining = max(0.0, request.submitted + timeout - time.monotonic())
@@ -348,8 +349,8 @@ class RayEngine:
                 trajectories[position] = trajectory
             for name, value in counters.items():
                 pool[name] = pool.get(name, 0) + int(value)
-        pool["workers_lost"] = self.workers.lost
-        pool["episodes_requeued"] = self.workers.requeued
+        pool["workers_lost"] = self.workers.lost - lost
+        pool["episodes_requeued"] = self.workers.requeued - requeued
         collected = [t for t in trajectories if t is not None]
         return RolloutResult(collected, rollout_stats(collected, time.perf_counter() - pending.submitted, pool))
 
