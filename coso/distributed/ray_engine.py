@@ -308,11 +308,14 @@ class RayEngine:
 
             self._skeleton = ray.put(copy.deepcopy(policy).cpu())
         state = {name: tensor.detach().cpu() for name, tensor in policy.state_dict().items()}
-        self._weights = {version: ray.put(state)}  # older versions are dropped: no request may use them again
+        self._weights[version] = ray.put(state)
+        keep = sorted(self._weights)[-(self.config.rollout.max_staleness + 1):]  # a batch re-sent may still need them
+        self._weights = {kept: self._weights[kept] for kept in keep}
 
     def submit(self, tasks: Sequence[Task], seeds: Sequence[int], *, version: int, env_steps: int,
                temperature: float) -> PendingRollout:
-        """Hand the tasks to the workers, round-robin in chunks of their phone counts, at weight ``version``."""
+        """Hand the tasks to the workers, one batch each (task ``i`` to worker ``i % num_workers``), at weight
+        ``version``; each batch samples from its own seed (coso.distributed.worker.async_sampling_seed)."""
         if version not in self._weights:
             raise TrainingError(f"RayEngine.submit: policy version {version} was not published")
         requests = []
