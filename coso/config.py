@@ -282,6 +282,7 @@ class RolloutConfig:
     address: str = ""  # a Ray cluster to join ("auto": the one `ray start` runs here); empty: a private one
     worker_resource: str = ""  # a custom Ray resource each worker needs one of per phone (e.g. "emulators")
     cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0  # async: GPUs Ray gives each worker; its policy copy generates there when > 0
 
 
 @dataclass
@@ -486,6 +487,7 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("rollout.request_timeout_s", 0, True, "seconds per worker request"),
     ("rollout.max_worker_restarts", 0, False, "restarts per worker"),
     ("rollout.cpus_per_worker", 0, False, "CPUs per worker"),
+    ("rollout.gpus_per_worker", 0, False, "GPUs per worker"),
     ("env.step_timeout_s", 0, True, "seconds per step"),
     ("env.reset_timeout_s", 0, True, "seconds per reset"),
     ("env.max_restarts", 0, False, "restarts per phone"),

@@ -88,7 +88,8 @@ class WorkerGroup:
     def _start(self, ray: Any, index: int, num_slots: int) -> Any:
         rollout = self.config.rollout
         options: dict[str, Any] = {"max_restarts": int(rollout.max_worker_restarts), "max_task_retries": 0,
-                                   "max_concurrency": num_slots + 4, "num_cpus": float(rollout.cpus_per_worker)}
+                                   "max_concurrency": num_slots + 4, "num_cpus": float(rollout.cpus_per_worker),
+                                   "num_gpus": float(rollout.gpus_per_worker)}
         if rollout.worker_resource:
             options["resources"] = {rollout.worker_resource: float(num_slots)}
         return ray.remote(RolloutWorker).options(**options).remote(self.config, index, num_slots)

@@ -123,8 +123,8 @@ class RolloutWorker:
         from coso.rollout import collect_trajectories
 
         skeleton, state = weights
-        if self.policy is None:
-            self.policy = ray.get(skeleton)
+        if self.policy is None:  # on the GPU Ray gave this worker (rollout.gpus_per_worker), else the CPU
+            self.policy = ray.get(skeleton).to("cuda" if torch.cuda.is_available() else "cpu")
         if version != self.version:
             self.policy.load_state_dict(ray.get(state))
             self.version = version
