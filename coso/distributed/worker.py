@@ -93,9 +93,12 @@ class RolloutWorker:
     # ---------------------------------------------------------------------------------------- async collect
 
     def warm(self) -> None:
-        """Load what ``collect`` needs (torch, the image encoder, the phones) before the first request."""
-        import torch  # noqa: F401 - the import is the point: seconds, once
+        """Load what ``collect`` needs (torch and the policy's modules, the image encoder, the phones) before the
+        first request, so the first async rollout does not wait for imports."""
+        import torch  # noqa: F401 - the imports are the point: seconds, once
 
+        import coso.agents.autoui  # noqa: F401 - what unpickling the policy and acting with it import
+        import coso.models.autoui  # noqa: F401
         from coso.env.factory import build_encoder, build_pool
 
         if self.encoder is None:
