@@ -20,7 +20,7 @@ import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -75,6 +75,28 @@ class RolloutPolicy(ConfigChoice):
     expert = "expert"  # the scripted demonstrator
     model = "model"  # the AutoUI policy of load_path's checkpoint
     cogagent = "cogagent"  # a CogAgent endpoint (agent.cogagent.url)
+
+
+class RolloutEngineName(ConfigChoice):
+    """``rollout.engine``: where the phones of a run's rollouts live (coso.distributed)."""
+
+    local = "local"  # in the trainer's process (the default; needs no Ray)
+    ray = "ray"  # on Ray actors, across the machines of a Ray cluster
+
+
+# ``rollout.mode``: how a Ray rollout relates to training. "sync": the trainer writes every action, exactly the
+# local engine's trajectories; "async": workers sample with their own policy copy while the trainer updates
+# (bounded staleness). Built by the functional API because ``async`` is a Python keyword (OmegaConf matches
+# members by name).
+if TYPE_CHECKING:  # what the checker sees: the same two words (``async`` cannot be a member name in a class body)
+    class RolloutMode(ConfigChoice):
+        """``rollout.mode``."""
+
+        sync = "sync"
+        async_ = "async"
+else:
+    RolloutMode = ConfigChoice("RolloutMode", [("sync", "sync"), ("async", "async")])
+    RolloutMode.__doc__ = "``rollout.mode``: sync (exactly local's trajectories) or async (overlaps the updates)."
 
 
 class AlgorithmName(ConfigChoice):
@@ -280,6 +302,8 @@ class SimFaultsConfig:
     corrupt_prob: float = 0.0  # per screenshot: black or wrong size
     corrupt_modes: list[CorruptionMode] = field(default_factory=lambda: list(CorruptionMode))
     seed: int = 0  # mixed with the episode seed
+    action_latency_s: float = 0.0  # per action: sleep this long first (an emulator's latency; 0: none)
+    action_latency_jitter_s: float = 0.0  # plus a uniform draw from [0, this]
 
 
 @dataclass
@@ -335,6 +359,22 @@ class EnvConfig:
     gym_cards: GymCardsSectionConfig = field(default_factory=GymCardsSectionConfig)
     android: dict[str, Any] = field(default_factory=dict)  # coso.env.android emulator/Appium settings
     gemini: dict[str, Any] = field(default_factory=dict)  # coso.env.gemini_judge settings
+
+
+@dataclass
+class RolloutConfig:
+    """rollout: the rollout engine; ``ray`` spreads the phones over Ray actors (docs/distributed.md)."""
+
+    engine: RolloutEngineName = RolloutEngineName.local  # "local" (in process) or "ray" (rollout workers)
+    mode: RolloutMode = RolloutMode.sync  # "sync" (exactly local's trajectories) or "async" (overlaps updates)
+    num_workers: int = 2  # Ray rollout workers (actors); the env.num_envs phones are dealt to them round-robin
+    max_staleness: int = 1  # async: trajectories from weights more than this many versions old are rejected
+    request_timeout_s: float = 900.0  # async: a worker's batch of episodes must come back within this
+    max_worker_restarts: int = 3  # a lost worker is restarted this many times before the run fails
+    address: str = ""  # a Ray cluster to join ("auto": the one `ray start` runs here); empty: a private one
+    worker_resource: str = ""  # a custom Ray resource each worker needs one of per phone (e.g. "emulators")
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0  # async: GPUs Ray gives each worker; its policy copy generates there when > 0
 
 
 @dataclass
@@ -538,6 +578,7 @@ class RunConfig:
     entropy_coeff: float = 1.0  # alpha: the one default (the reference loss uses 1.0; its files disagree)
     scale_name: str = "cpu"
     env: EnvConfig = field(default_factory=EnvConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
     causal: CausalConfig = field(default_factory=CausalConfig)
@@ -565,6 +606,12 @@ WORD_SPACES = WordSpaces.values()
 # (dotted name, lowest allowed, whether the lowest is excluded, what the setting is): checked by check_run_config
 _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("env.num_envs", 1, False, "parallel phones"),
+    ("rollout.num_workers", 1, False, "Ray rollout workers"),
+    ("rollout.max_staleness", 0, False, "policy versions"),
+    ("rollout.request_timeout_s", 0, True, "seconds per worker request"),
+    ("rollout.max_worker_restarts", 0, False, "restarts per worker"),
+    ("rollout.cpus_per_worker", 0, False, "CPUs per worker"),
+    ("rollout.gpus_per_worker", 0, False, "GPUs per worker"),
     ("env.step_timeout_s", 0, True, "seconds per step"),
     ("env.reset_timeout_s", 0, True, "seconds per reset"),
     ("env.max_restarts", 0, False, "restarts per phone"),
@@ -872,6 +919,23 @@ def _android_rule_judge(config: RunConfig) -> str:
     return ""
 
 
+def _async_without_staleness(config: RunConfig) -> str:
+    rollout = config.rollout
+    if rollout.engine == RolloutEngineName.ray and rollout.mode == "async" and rollout.max_staleness < 1:
+        return ("rollout.mode=async with rollout.max_staleness=0: asynchronous workers always sample with weights at "
+                "least one version old; set rollout.max_staleness >= 1 (or rollout.mode=sync)")
+    return ""
+
+
+def _exploration_with_async(config: RunConfig) -> str:
+    rollout = config.rollout
+    if config.algorithm.afsft.epsilon > 0 and rollout.engine == RolloutEngineName.ray and rollout.mode == "async":
+        return (f"algorithm.afsft.epsilon={config.algorithm.afsft.epsilon} with rollout.mode=async: asynchronous "
+                "workers sample with their own policy copies and do not explore epsilon-greedily; set "
+                "rollout.mode=sync (or algorithm.afsft.epsilon=0)")
+    return ""
+
+
 def _sim_gemini_judge(config: RunConfig) -> str:
     if config.env.backend == EnvBackend.sim and config.env.judge == JudgeKind.gemini:
         return ("env.backend=sim with env.judge=gemini: the simulated phone is always judged by its own state (the "
@@ -926,6 +990,8 @@ COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _hf_vlm_needs_screen_pixels,
     _gym_cards_task_file,
     _gym_cards_exact_parser,
+    _async_without_staleness,
+    _exploration_with_async,
 )
 
 
@@ -962,4 +1028,4 @@ def unknown_keys(cfg: Any, schema: type = RunConfig, prefix: str = "") -> list[s
 
 
 _SECTIONS: dict[str, type] = {cls.__name__: cls for cls in (EnvConfig, AgentConfig, AlgorithmConfig, CausalConfig,
-                                                            TrainConfig, LoggingConfig, AFSFTConfig)}
+                                                            TrainConfig, LoggingConfig, AFSFTConfig, RolloutConfig)}

@@ -170,9 +170,16 @@ def collect_trajectories(
                 bar.update(1)
             bar.set_postfix(success=f"{successes / max(1, len(trajectories)):.2f}")
     counters_after = pool.counters()
+    pool_delta = {name: counters_after[name] - counters_before.get(name, 0) for name in counters_after}
+    return RolloutResult(trajectories, rollout_stats(trajectories, time.perf_counter() - started, pool_delta))
+
+
+def rollout_stats(trajectories: Sequence[Trajectory], wall_seconds: float, pool: dict[str, int]) -> RolloutStats:
+    """The statistics of a rollout's trajectories (also of one put together from several, as Ray workers do)."""
     episodes = len(trajectories)
+    successes = sum(int(t.success) for t in trajectories)
     env_steps = sum(len(t) for t in trajectories)
-    stats = RolloutStats(
+    return RolloutStats(
         episodes=episodes,
         successes=successes,
         success_rate=successes / episodes if episodes else 0.0,
@@ -180,10 +187,9 @@ def collect_trajectories(
         env_failures=sum(int(t.env_failed) for t in trajectories),
         invalid_actions=sum(int(not tr.valid_action) for t in trajectories for tr in t.transitions),
         mean_episode_length=env_steps / episodes if episodes else 0.0,
-        wall_seconds=time.perf_counter() - started,
-        pool={name: counters_after[name] - counters_before.get(name, 0) for name in counters_after},
+        wall_seconds=wall_seconds,
+        pool=dict(pool),
     )
-    return RolloutResult(trajectories, stats)
 
 
 def _run_wave(

@@ -71,6 +71,7 @@ def _implementations() -> dict[str, set[str]]:
     from coso.algorithms.coso import ENTROPY_REDUCTIONS, TOKEN_WEIGHT_ESTIMATORS
     from coso.algorithms.digirl import STEP_ADVANTAGE_FORMS
     from coso.env.android.factory import JUDGE_BUILDERS
+    from coso.distributed import ROLLOUT_ENGINES
     from coso.env.base import INVALID_ACTION_MODES
     from coso.env.domains import DOMAINS
     from coso.env.factory import ENV_BACKENDS
@@ -81,7 +82,7 @@ def _implementations() -> dict[str, set[str]]:
     from coso.env.task_generator import GENERATOR_TASK_SETS
     from coso.models.text_encoder import TEXT_ENCODERS
     from coso.models.tokenizer import PRETOKEN_PATTERNS
-    from coso.training import loop
+    from coso.training import loop, rollouts
     from coso.training.components import POLICY_BUILDERS
     from coso.training.run_logger import WANDB_MODES
     from coso.training.updates import VAL_SPLITS
@@ -115,6 +116,8 @@ def _implementations() -> dict[str, set[str]]:
         "env.domain": set(DOMAINS),
         "env.gym_cards.game": set(GAMES),
         "env.gym_cards.reward": set(REWARD_MODES),
+        "rollout.engine": set(ROLLOUT_ENGINES),
+        "rollout.mode": set(rollouts.ROLLOUT_MODES),
     }
 
 
@@ -267,6 +270,15 @@ COMBINATIONS = [
     ("coso_off2on", ["agent=hf_vlm", "env.image_encoder=pixel"], ("agent.architecture=hf_vlm", "env.image_encoder=pixel")),
     ("coso_off2on", ["agent=hf_vlm", "env.screen_pixels_width=10"],
      ("env.image_encoder=screen_pixels", "env.image_feature_dim=15552")),
+    ("afsft_off2on", ["use_entropy=true"], ("algorithm.name=afsft", "use_entropy")),
+    ("coso_off2on", ["algorithm.afsft.epsilon=0.1"], ("algorithm.afsft.epsilon=0.1", "algorithm.name=coso")),
+    ("coso_off2on", ["env.invalid_timeout_after=3"], ("env.invalid_timeout_after=3", "env.invalid_action=")),
+    ("coso_off2on", ["env=gym_cards_numberline", "task_file=tasks.txt"], ("env.domain=gym_cards", "task_file")),
+    ("coso_off2on", ["env=gym_cards_numberline", "causal.estimator=exact_parser"],
+     ("env.domain=gym_cards", "causal.estimator=exact_parser")),
+    ("coso_off2on", ["rollout.engine=ray", "rollout.mode=async", "rollout.max_staleness=0"],
+     ("rollout.mode=async", "rollout.max_staleness=0")),
+    ("afsft_off2on", ["rollout.engine=ray", "rollout.mode=async"], ("algorithm.afsft.epsilon=0.1", "rollout.mode=async")),
 ]
 PASSING_NEIGHBOURS = [
     ("coso_off2on", ["use_entropy=false", "use_causal=false"]),  # DigiRL

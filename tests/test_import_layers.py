@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "coso.algorithms": 2,
     "coso.data": 3, "coso.env": 3, "coso.models": 3,  # peers: none imports another
     "coso.agents": 4, "coso.rollout": 4, "coso.fakes": 4,
+    "coso.distributed": 4.5,
     "coso.training": 5,
     "coso.runs": 6,
     "coso.cli": 7,

@@ -65,3 +65,31 @@ def test_corrupted_screenshots(mode: str) -> None:
     else:
         assert image.size != (270, 480)
     assert phone.faults.counts["corruptions"] == 1
+
+
+def test_action_latency_delays_actions_only_and_leaves_the_fault_draws_unchanged() -> None:
+    def run(**latency: float) -> tuple[list[int], float, float]:
+        phone = phone_with(error_prob=0.3, **latency)
+        phone.reset(5)
+        started = time.perf_counter()
+        failed = []
+        for index in range(6):
+            try:
+                phone.press_back()
+            except DeviceError:
+                failed.append(index)
+        acted = time.perf_counter() - started
+        started = time.perf_counter()
+        try:
+            phone.screenshot()
+        except DeviceError:
+            pass
+        return failed, acted, time.perf_counter() - started
+
+    plain_failures, _, _ = run()
+    failures, acted, shot = run(action_latency_s=0.02, action_latency_jitter_s=0.01)
+    assert failures == plain_failures
+    actions = 6 - len(failures)  # a failing call raises before its latency
+    assert acted >= 0.02 * actions and shot < 0.02
+    with pytest.raises(Exception, match="action_latency_s"):
+        FaultConfig(action_latency_s=-1.0)

@@ -154,6 +154,14 @@ class ReplayBuffer:
         self._flat = None
         return evicted
 
+    def add_fresh(self, trajectories: Iterable[Trajectory], max_staleness: int) -> int:
+        """Add the trajectories whose ``metadata["policy_staleness"]`` (policy versions behind the trainer's when
+        taken; absent: 0) is at most ``max_staleness``, and return how many were rejected as staler."""
+        incoming = list(trajectories)
+        fresh = [t for t in incoming if _staleness(t) <= max_staleness]
+        self.add(fresh)
+        return len(incoming) - len(fresh)
+
     def trajectories(self) -> list[Trajectory]:
         """The stored trajectories, oldest first."""
         return list(self._trajectories)
@@ -242,6 +250,12 @@ class ReplayBuffer:
                 )
             capacity = saved["capacity"]
         return cls(capacity, load_trajectories(path))
+
+
+def _staleness(trajectory: Trajectory) -> int:
+    """How many policy versions behind the trainer's a trajectory was taken (``metadata["policy_staleness"]``)."""
+    value = trajectory.metadata.get("policy_staleness", 0)
+    return int(value) if isinstance(value, (int, float)) else 0
 
 
 def _check_batch_size(batch_size: int) -> None:

@@ -185,20 +185,25 @@ class TrainingRun:
         """One DigiRL/CoSo online iteration."""
         cfg = self.config
         train = cfg.train
-        rng = random.Random(iteration_task_seed(cfg.seed, iteration))
         # reseeded per iteration and process: a resumed run samples what an unbroken one does
         self.generator.manual_seed(batch_seed(cfg.seed, iteration, self.accelerator.process_index))
-        failing = latest_failed_tasks(self.buffer.trajectories(), self.train_tasks) if train.failed_task_replay else []
-        tasks = rollout_tasks(rng, self.train_tasks, train.rollout_size, failing, train.failed_task_replay)
+        tasks, failing = self._iteration_tasks(iteration)
+        policy = self.trainer.unwrapped().policy
         with self.timer.phase("online_rollout"):
-            trajectories, stats = self.rollouts(self._policy(cfg.agent.temperature, explore=True), tasks,
-                                                ROLLOUT.iteration_seeds(cfg.seed, iteration, train.rollout_size))
+            trajectories, stats = self.rollouts.online(iteration, policy,
+                                                       self._policy(cfg.agent.temperature, explore=True), tasks,
+                                                       self._iteration_seeds(iteration), self.state.env_steps)
         self.state.env_steps += sum(len(t) for t in trajectories)
         self.state.episodes += len(trajectories)
         for trajectory in trajectories:  # the filter's metrics tell online from offline data by this tag
             trajectory.metadata["online_iteration"] = iteration
-        self.buffer.add([t for t in trajectories if t.transitions])
+        rejected = self.buffer.add_fresh([t for t in trajectories if t.transitions], cfg.rollout.max_staleness)
+        if self.rollouts.asynchronous and iteration + 1 < train.online_iterations:  # runs during the update
+            self.rollouts.prefetch(iteration + 1, policy, self._iteration_tasks(iteration + 1)[0],
+                                   self._iteration_seeds(iteration + 1), self.state.env_steps)
         metrics = {"success_rate": stats.get("success_rate", 0.0), **{f"rollout_{k}": v for k, v in stats.items()}}
+        if self.rollouts.asynchronous:
+            metrics["rollout_stale_rejected"] = rejected
         if train.failed_task_replay:
             metrics["failing_tasks"] = len(failing)
         with self.timer.phase("online_update"):
@@ -264,6 +269,17 @@ class TrainingRun:
         if self.reference_policy is None:
             self.reference_policy = copy.deepcopy(self.trainer.unwrapped().policy).eval().requires_grad_(False)
         return self.reference_policy
+
+    def _iteration_tasks(self, iteration: int) -> tuple[list, list]:
+        """(the tasks of an online iteration, the failing tasks it replays): drawn from the iteration's own seed."""
+        train = self.config.train
+        rng = random.Random(iteration_task_seed(self.config.seed, iteration))
+        failing = latest_failed_tasks(self.buffer.trajectories(), self.train_tasks) if train.failed_task_replay else []
+        return rollout_tasks(rng, self.train_tasks, train.rollout_size, failing, train.failed_task_replay), failing
+
+    def _iteration_seeds(self, iteration: int) -> list[int]:
+        """The episode seeds of an online iteration's rollout."""
+        return ROLLOUT.iteration_seeds(self.config.seed, iteration, self.config.train.rollout_size)
 
     def _policy(self, temperature: float, explore: bool = False) -> Callable[[], Agent]:
         """The current policy as a rollout agent, built when the rollout starts (main process); ``explore``:

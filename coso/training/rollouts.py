@@ -16,13 +16,13 @@ from coso.agents.autoui import AutoUIAgent
 from coso.agents.exploration import EpsilonGreedyAgent
 from coso.config import RunConfig
 from coso.data.trajectory import Trajectory
-from coso.env.factory import build_pool, domain_of
+from coso.env.factory import domain_of
 from coso.env.features import ImageEncoder
 from coso.env.recording import EpisodeRecorder, NullRecorder
 from coso.env.tasks import Task
 from coso.errors import ConfigError
 from coso.models.policy import Policy
-from coso.rollout import Agent, collect_trajectories
+from coso.rollout import Agent
 from coso.seeding import exploration_seed, sampling_seed
 from coso.training.checkpoint import TrainingState, read_checkpoint
 from coso.training.components import load_models
@@ -85,43 +85,117 @@ def checkpoint_agent(config: RunConfig, temperature: float) -> AutoUIAgent:
     return policy_agent(policy, config, temperature=temperature, env_steps=state.env_steps)
 
 
+ROLLOUT_MODES = ("sync", "async")  # rollout.mode: the words Rollouts acts on (async: Ray workers' policy copies)
+
+
 class Rollouts:
-    """A run's environment pool, built on first use (main process only), and rollouts shared with every process."""
+    """A run's rollout engine (rollout.engine: local pool or Ray workers), built on first use (main process
+    only), and rollouts shared with every process. With rollout.mode=async on Ray, ``prefetch`` starts the next
+    iteration's rollout on the workers before the update and ``online`` takes it (one policy version old)."""
 
     def __init__(self, config: RunConfig, encoder: ImageEncoder, accelerator: Accelerator | None = None) -> None:
         self.config = config
         self.encoder = encoder
         self.is_main = accelerator is None or accelerator.is_main_process
         self.num_processes = 1 if accelerator is None else accelerator.num_processes
-        self._pool = None
+        self._engine = None
+        self._pending: tuple[int, Any] | None = None  # (the iteration it is for, PendingRollout)
+        self._ready: tuple[int, Any] | None = None  # (the iteration it is for, RolloutResult) taken early
+
+    @property
+    def engine(self):
+        """The rollout engine (coso.distributed.build_engine), built on first use."""
+        if self._engine is None:
+            from coso.distributed import build_engine
+
+            self._engine = build_engine(self.config, self.encoder)
+        return self._engine
 
     @property
     def pool(self):
-        """The environment pool, built on first use."""
-        if self._pool is None:
-            self._pool = build_pool(self.config.env, self.config.seed)
-        return self._pool
+        """The engine's environment pool."""
+        return self.engine.pool
+
+    @property
+    def asynchronous(self) -> bool:
+        """Whether online rollouts run on the Ray workers' own policy copies (rollout.mode=async)."""
+        mode = str(self.config.rollout.mode)
+        if mode not in ROLLOUT_MODES:
+            raise ConfigError(f"rollout.mode={mode!r} is not one of {ROLLOUT_MODES}")
+        return str(self.config.rollout.engine) == "ray" and mode == ROLLOUT_MODES[1]
 
     def __call__(self, agent_factory: Callable[[], Agent], tasks: Sequence[Task], seeds: Sequence[int],
                  recorder=None) -> tuple[list[Trajectory], dict[str, float]]:
         """Run the tasks on the main process (one episode seed each) and share the trajectories and the
         numeric statistics with every process."""
+        result = None
+        if self.is_main:
+            self._drain()  # the phones run one rollout at a time
+            result = self.engine.collect(agent_factory(), tasks, seeds, gamma=self.config.algorithm.gamma,
+                                         recorder=recorder, progress=self.config.logging.progress)
+        return self._share(result)
+
+    def online(self, iteration: int, policy: Policy, agent_factory: Callable[[], Agent],
+               tasks: Sequence[Task], seeds: Sequence[int],
+               env_steps: int) -> tuple[list[Trajectory], dict[str, float]]:
+        """An online iteration's rollout: sync, as ``__call__``; async, the batch prefetched for this iteration
+        (or one run now at the current weights), each trajectory tagged with its policy version and staleness."""
+        if not self.asynchronous:
+            return self(agent_factory, tasks, seeds)
+        result = None
+        if self.is_main:
+            self._drain()
+            if self._ready is not None and self._ready[0] == iteration:
+                result = self._ready[1]
+            else:
+                self.prefetch(iteration, policy, tasks, seeds, env_steps, version=iteration)
+                self._drain()
+                assert self._ready is not None  # the prefetch just drained
+                result = self._ready[1]
+            self._ready = None
+        return self._share(result)
+
+    def prefetch(self, iteration: int, policy: Policy, tasks: Sequence[Task], seeds: Sequence[int],
+                 env_steps: int, version: int | None = None) -> None:
+        """Async: start ``iteration``'s rollout on the workers with the current weights (``version``, by default
+        the iteration before, since the caller is about to update); nothing in sync mode."""
+        if not (self.asynchronous and self.is_main):
+            return
+        version = iteration - 1 if version is None else version
+        self.engine.publish(policy, version)
+        pending = self.engine.submit(tasks, seeds, version=version, env_steps=env_steps,
+                                     temperature=self.config.agent.temperature)
+        self._pending = (iteration, pending)
+
+    def _drain(self) -> None:
+        """Take the rollout in flight, if any, keeping it for the iteration it is for."""
+        if self._pending is not None:
+            iteration, pending = self._pending
+            self._pending = None
+            self._ready = (iteration, self.engine.take(pending, current_version=iteration))
+
+    def _share(self, result) -> tuple[list[Trajectory], dict[str, float]]:
+        """The main process's trajectories and numeric statistics, on every process."""
         payload: list[Any] = [None]
         if self.is_main:
-            result = collect_trajectories(self.pool, agent_factory(), tasks, self.encoder, seeds=seeds,
-                                          gamma=self.config.algorithm.gamma, recorder=recorder,
-                                          progress=self.config.logging.progress)
-            payload = [(result.trajectories, result.stats.as_dict(prefix=""))]
+            stats = result.stats.as_dict(prefix="")
+            staleness = [int(t.metadata["policy_staleness"]) for t in result.trajectories
+                         if "policy_staleness" in t.metadata]
+            if staleness:  # async rollouts only: sync ones run the current weights
+                stats["policy_staleness_mean"] = sum(staleness) / len(staleness)
+                stats["policy_staleness_max"] = max(staleness)
+            payload = [(result.trajectories, stats)]
         if self.num_processes > 1:
             broadcast_object_list(payload)
         trajectories, stats = payload[0]
         return trajectories, {key: float(value) for key, value in stats.items() if isinstance(value, (int, float))}
 
     def close(self) -> None:
-        """Close the pool if it was built."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        """Close the engine (its pool, and the Ray workers) if it was built."""
+        self._pending = self._ready = None
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     def __enter__(self) -> Rollouts:
         return self

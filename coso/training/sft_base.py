@@ -38,6 +38,8 @@ _AGENT_KEYS = ("name", "policy_path", "model", "tokenizer_vocab_size", "tokenize
 # a VLM policy's base also depends on these (added only for it, so the built-in policy's keys stay as they were)
 _VLM_AGENT_KEYS = ("architecture", "hf_vlm")
 _VLM_ENV_KEYS = ("screen_pixels_width", "screen_pixels_height")
+# env.sim.faults settings that only delay actions (an emulator's latency for the Ray benchmark): not in the key
+_TIMING_ONLY_FAULTS = ("action_latency_s", "action_latency_jitter_s")
 _CAUSAL_KEYS = ("hidden_size", "num_heads", "num_layers", "ffn_size")  # the base checkpoint holds a causal model too
 
 
@@ -54,10 +56,13 @@ def sft_base_key(config: RunConfig) -> dict[str, Any]:
         return {key: values[key] for key in keys}
 
     vlm = str(config.agent.architecture) == "hf_vlm"
+    env = pick(config.env, _ENV_KEYS + (_VLM_ENV_KEYS if vlm else ()) + _domain_keys(config))
+    for name in _TIMING_ONLY_FAULTS:  # a slower phone builds the same base
+        env["sim"]["faults"].pop(name, None)
 
     return {
         "agent": pick(config.agent, _AGENT_KEYS + (_VLM_AGENT_KEYS if vlm else ())),
-        "env": pick(config.env, _ENV_KEYS + (_VLM_ENV_KEYS if vlm else ()) + _domain_keys(config)),
+        "env": env,
         "train": dict(pick(config.train, _TRAIN_KEYS), sft_lr=_sft_learning_rate(config)),
         "causal": pick(config.causal, _CAUSAL_KEYS),
         "task_file": config.task_file,

@@ -54,10 +54,18 @@ class FaultConfig:
     corrupt_prob: float = 0.0  # probability that a screenshot comes back black or of the wrong size
     corrupt_modes: tuple[str, ...] = CORRUPTION_MODES
     seed: int = 0  # mixed with the episode seed, so faults are reproducible
+    # an emulator's per-action latency: every action (tap, swipe, type, back, home, enter) first sleeps a time
+    # drawn uniformly from [action_latency_s, action_latency_s + action_latency_jitter_s] (0: none)
+    action_latency_s: float = 0.0
+    action_latency_jitter_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("error_prob", "hang_prob", "corrupt_prob"):
             _check_probability(name, getattr(self, name))
+        for name in ("action_latency_s", "action_latency_jitter_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"env.sim.faults.{name}={value!r} must be a number of seconds >= 0")
         if not isinstance(self.hang_seconds, (int, float)) or self.hang_seconds < 0:
             raise ConfigError(f"env.sim.faults.hang_seconds={self.hang_seconds!r} must be a number >= 0")
         modes = tuple(self.corrupt_modes)

@@ -23,10 +23,19 @@ class FaultInjector:
         self.config = config
         self.rng = random.Random(config.seed)
         self.counts = {"errors": 0, "hangs": 0, "corruptions": 0}
+        self.latency_rng = random.Random(config.seed)  # its own stream: latency leaves the fault draws unchanged
 
     def reset(self, episode_seed: int) -> None:
         """Reseed from the episode seed so the same episode fails the same way."""
         self.rng = random.Random(stable_seed("faults", self.config.seed, episode_seed))
+        self.latency_rng = random.Random(stable_seed("latency", self.config.seed, episode_seed))
+
+    def action_latency(self) -> None:
+        """Sleep an emulator's per-action latency (env.sim.faults.action_latency_s, + jitter); none by default."""
+        config = self.config
+        if config.action_latency_s <= 0 and config.action_latency_jitter_s <= 0:
+            return
+        time.sleep(config.action_latency_s + config.action_latency_jitter_s * self.latency_rng.random())
 
     def before_call(self, call: str) -> None:
         """Maybe raise ``DeviceError`` or sleep, before the device call ``call`` runs."""

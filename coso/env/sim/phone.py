@@ -68,6 +68,7 @@ class SimPhone:
         """Tap at normalised ``(x, y)``: runs the command of the topmost clickable element there."""
         _check_point("tap", x, y)
         self.faults.before_call("tap")
+        self.faults.action_latency()
         element = self.screen().hit_normalized(x, y)
         if element is not None:
             run_command(self.state, element.command)
@@ -77,30 +78,35 @@ class SimPhone:
         """Swipe: down from the status bar opens the shade; up on the home screen opens the drawer; else scroll."""
         _check_point("swipe", x0, y0, x1, y1)
         self.faults.before_call("swipe")
+        self.faults.action_latency()
         self._swipe(x0, y0, x1, y1)
         self._changed()
 
     def type_text(self, text: str) -> None:
         """Type into the focused field; without focus nothing happens."""
         self.faults.before_call("type_text")
+        self.faults.action_latency()
         nav.type_text(self.state, str(text))
         self._changed()
 
     def press_back(self) -> None:
         """Back: closes the shade, the keyboard, a popup, the focus, then goes back in history."""
         self.faults.before_call("press_back")
+        self.faults.action_latency()
         nav.back(self.state)
         self._changed()
 
     def press_home(self) -> None:
         """Home: the home screen."""
         self.faults.before_call("press_home")
+        self.faults.action_latency()
         nav.go_home(self.state)
         self._changed()
 
     def press_enter(self) -> None:
         """Enter: submits the focused text field."""
         self.faults.before_call("press_enter")
+        self.faults.action_latency()
         nav.enter(self.state)
         self._changed()
 
