@@ -38,15 +38,22 @@ _AGENT_KEYS = ("name", "policy_path", "model", "tokenizer_vocab_size", "tokenize
 _CAUSAL_KEYS = ("hidden_size", "num_heads", "num_layers", "ffn_size")  # the base checkpoint holds a causal model too
 
 
+_TIMING_ONLY_FAULTS = ("action_latency_s", "action_latency_jitter_s")  # env.sim.faults keys left out of the key
+
+
 def sft_base_key(config: RunConfig) -> dict[str, Any]:
     """What the base is a function of (JSON values), in a stable order."""
     def pick(section: object, keys: tuple[str, ...]) -> dict[str, Any]:
         values = dataclasses.asdict(section) if dataclasses.is_dataclass(section) else dict(section)
         return {key: values[key] for key in keys}
 
+    env = pick(config.env, _ENV_KEYS)
+    faults = env.get("sim", {}).get("faults", {})
+    for timing in _TIMING_ONLY_FAULTS:  # they slow a phone down but change no episode
+        faults.pop(timing, None)
     return {
         "agent": pick(config.agent, _AGENT_KEYS),
-        "env": pick(config.env, _ENV_KEYS),
+        "env": env,
         "train": dict(pick(config.train, _TRAIN_KEYS), sft_lr=_sft_learning_rate(config)),
         "causal": pick(config.causal, _CAUSAL_KEYS),
         "task_file": config.task_file,
