@@ -51,7 +51,7 @@ class Setting:
     env: dict[str, str] = field(default_factory=dict)
 
 
-DEFAULT_SPINCOUNTS = (100000, 10000, 1000)
+DEFAULT_SPINCOUNTS = (100000, 10000, 2000, 1000)
 
 
 def candidate_settings(cores: int, spincounts: tuple[int, ...] = DEFAULT_SPINCOUNTS) -> list[Setting]:

@@ -15,14 +15,20 @@ from collections.abc import Collection, MutableMapping
 THREAD_ENV_KEYS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")
 # set to "off" to leave the environment as it is
 OPT_OUT_VARIABLE = "COSO_THREAD_DEFAULTS"
-# a thread waiting at a barrier sleeps instead of spinning: beside one busy process an SFT step costs 1.5x its
-# time alone (torch's default: 2.9x), at 1.27x torch's default time alone (benchmarks/reports/threads.md)
-DEFAULT_WAIT_POLICY = "PASSIVE"
+# a thread waiting at a barrier spins ~5,000 iterations (libgomp's default: 300,000) and then sleeps, so a waiting
+# thread gives a busy core back quickly while short waits alone stay cheap. benchmarks/reports/threads.md (two
+# runs): alone 1.13x / 1.32x torch's default time, beside one busy process 2.41x / 2.32x its own alone time
+# (torch's default: 4.2x / 3.8x); sleeping at once (OMP_WAIT_POLICY=PASSIVE, the default before) was 1.40x /
+# 1.86x alone. The thread count stays fixed, so results do not depend on the machine's load (a thread count
+# chosen by measurement would: 1 and 2 threads differ in the last bits of the gradients)
+DEFAULT_SPIN_COUNT = "5000"
+# either variable set by the user decides how waiting threads behave
+WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 def default_thread_env() -> dict[str, str]:
     """The OpenMP variables a run starts with unless the user set them."""
-    return {"OMP_WAIT_POLICY": DEFAULT_WAIT_POLICY}
+    return {"GOMP_SPINCOUNT": DEFAULT_SPIN_COUNT}
 
 
 def apply_thread_defaults(environ: MutableMapping[str, str] | None = None,
@@ -38,7 +44,7 @@ def apply_thread_defaults(environ: MutableMapping[str, str] | None = None,
         return {}
     applied = {}
     for key, value in default_thread_env().items():
-        if key not in environ and "GOMP_SPINCOUNT" not in environ:  # a user's spin count decides alone
+        if not any(name in environ for name in WAIT_VARIABLES):  # a user's wait policy or spin count decides
             environ[key] = value
             applied[key] = value
     return applied

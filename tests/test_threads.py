@@ -49,9 +49,9 @@ def test_the_entry_point_sets_the_defaults_before_torch_loads() -> None:
                                                                           OPT_OUT_VARIABLE)}
     code = ("import runpy, sys; sys.argv = ['run.py', '--help']\n"
             "from coso.threads import apply_thread_defaults; print(apply_thread_defaults())\n"
-            "import os, torch; print(os.environ.get('OMP_WAIT_POLICY'))")
+            "import os, torch; print(os.environ.get('GOMP_SPINCOUNT'))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=REPO)
-    assert out.stdout.split("\n")[1] == default_thread_env()["OMP_WAIT_POLICY"]
+    assert out.stdout.split("\n")[1] == default_thread_env()["GOMP_SPINCOUNT"]
     assert "apply_thread_defaults()" in (REPO / "scripts" / "run.py").read_text().split("from coso.cli")[0]
 
 
