@@ -37,7 +37,7 @@ import ray  # noqa: E402
 
 from coso.config import RunConfig, check_run_config  # noqa: E402
 from coso.distributed import LocalEngine, RayEngine  # noqa: E402
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig  # noqa: E402
+from coso.env.sim.expert import ExpertPolicy, NoiseConfig  # noqa: E402
 from coso.env.factory import build_encoder  # noqa: E402
 from coso.env.task_generator import generate_tasks  # noqa: E402
 

@@ -17,7 +17,7 @@ import pytest
 from coso.config import RunConfig, check_run_config
 from coso.data.buffer import ReplayBuffer
 from coso.distributed import LocalEngine, RayEngine
-from coso.env.demonstrator import ExpertPolicy, NoiseConfig
+from coso.env.sim.expert import ExpertPolicy, NoiseConfig
 from coso.env.factory import build_encoder
 from coso.env.task_generator import generate_tasks
 from coso.errors import ConfigError
