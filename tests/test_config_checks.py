@@ -71,6 +71,8 @@ def _implementations() -> dict[str, set[str]]:
     from coso.algorithms.coso import ENTROPY_REDUCTIONS, TOKEN_WEIGHT_ESTIMATORS
     from coso.algorithms.digirl import STEP_ADVANTAGE_FORMS
     from coso.env.android.factory import JUDGE_BUILDERS
+    from coso.env.babyai.env import LEVELS
+    from coso.env.babyai.env import REWARD_MODES as BABYAI_REWARD_MODES
     from coso.env.base import INVALID_ACTION_MODES
     from coso.env.domains import DOMAINS
     from coso.env.factory import ENV_BACKENDS
@@ -115,6 +117,8 @@ def _implementations() -> dict[str, set[str]]:
         "env.domain": set(DOMAINS),
         "env.gym_cards.game": set(GAMES),
         "env.gym_cards.reward": set(REWARD_MODES),
+        "env.babyai.level": set(LEVELS),
+        "env.babyai.reward": set(BABYAI_REWARD_MODES),
     }
 
 
@@ -267,6 +271,9 @@ COMBINATIONS = [
     ("coso_off2on", ["agent=hf_vlm", "env.image_encoder=pixel"], ("agent.architecture=hf_vlm", "env.image_encoder=pixel")),
     ("coso_off2on", ["agent=hf_vlm", "env.screen_pixels_width=10"],
      ("env.image_encoder=screen_pixels", "env.image_feature_dim=15552")),
+    ("coso_off2on", ["env=babyai_gotolocal", "task_file=tasks.txt"], ("env.domain=babyai", "task_file")),
+    ("coso_off2on", ["env=babyai_open", "causal.estimator=exact_parser"],
+     ("env.domain=babyai", "causal.estimator=exact_parser")),
 ]
 PASSING_NEIGHBOURS = [
     ("coso_off2on", ["use_entropy=false", "use_causal=false"]),  # DigiRL
@@ -285,6 +292,8 @@ PASSING_NEIGHBOURS = [
     ("coso_off2on", ["agent.constrained_decoding=false", "agent.require_typed_text=false"]),
     ("digirl_off2on", ["scale=paper", "agent=hf_vlm", "agent.policy_path=/models/Qwen2-VL-2B-Instruct"]),
     ("coso_off2on", ["agent=hf_vlm", "env.screen_pixels_width=10", "env.image_feature_dim=2880"]),
+    ("coso_off2on", ["env=babyai_gotolocal"]),
+    ("coso_off2on", ["env=babyai_open", "causal.estimator=reference"]),
 ]
 
 
