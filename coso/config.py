@@ -221,6 +221,7 @@ class DomainName(ConfigChoice):
 
     phone = "phone"  # AitW-style phone tasks (env.backend: the simulated phone or real emulators)
     gym_cards = "gym_cards"  # RL4VLM's Gym Cards games, in process (env.gym_cards)
+    babyai = "babyai"  # BabyAI levels of the minigrid package (env.babyai)
 
 
 class GymCardsGame(ConfigChoice):
@@ -237,6 +238,23 @@ class GymCardsReward(ConfigChoice):
 
     success = "success"  # 1 on the step that solves the task (DigiRL's critics read rewards as success)
     game = "game"  # RL4VLM's game rewards (-1 / 0 / +1, +10 for a formula)
+
+
+class BabyAILevel(ConfigChoice):
+    """``env.babyai.level``: the BabyAI level (coso.env.babyai.env.LEVELS, each a registered minigrid id)."""
+
+    gotolocal = "gotolocal"  # BabyAI-GoToLocal-v0
+    pickuploc = "pickuploc"  # BabyAI-PickupLoc-v0
+    opendoor = "opendoor"  # BabyAI-OpenDoor-v0
+    open = "open"  # BabyAI-Open-v0
+    putnextlocal = "putnextlocal"  # BabyAI-PutNextLocal-v0
+
+
+class BabyAIReward(ConfigChoice):
+    """``env.babyai.reward``: the training reward (coso.env.babyai.env.REWARD_MODES)."""
+
+    success = "success"  # 1 on the step that completes the mission (DigiRL's critics read rewards as success)
+    game = "game"  # minigrid's reward: 1 - 0.9 * steps / max_steps on success, else 0
 
 
 class TaskSet(ConfigChoice):
@@ -326,10 +344,19 @@ class GymCardsSectionConfig:
 
 
 @dataclass
+class BabyAISectionConfig:
+    """env.babyai: the BabyAI level of env.domain=babyai (coso.env.babyai)."""
+
+    level: BabyAILevel = BabyAILevel.gotolocal
+    reward: BabyAIReward = BabyAIReward.success
+    max_steps: int = 0  # the episode's step limit when below the level's own (0: the level's own limit)
+
+
+@dataclass
 class EnvConfig:
     """The environment pool: domain, backend, task set, concurrency, timeouts and episode rules."""
 
-    domain: DomainName = DomainName.phone  # "phone" or "gym_cards" (coso.env.domains)
+    domain: DomainName = DomainName.phone  # "phone", "gym_cards" or "babyai" (coso.env.domains)
     backend: EnvBackend = EnvBackend.sim  # "sim" (the built-in simulated phone) or "android" (emulators through Appium)
     task_set: TaskSet = TaskSet.webshop  # "webshop", "general" or "mixed" (generated tasks only)
     num_envs: int = 4
@@ -357,6 +384,7 @@ class EnvConfig:
     record_episodes: int = 0  # GIFs of this many episodes per eval phase (0: none)
     sim: SimSectionConfig = field(default_factory=SimSectionConfig)
     gym_cards: GymCardsSectionConfig = field(default_factory=GymCardsSectionConfig)
+    babyai: BabyAISectionConfig = field(default_factory=BabyAISectionConfig)
     android: dict[str, Any] = field(default_factory=dict)  # coso.env.android emulator/Appium settings
     gemini: dict[str, Any] = field(default_factory=dict)  # coso.env.gemini_judge settings
 
@@ -625,6 +653,7 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("env.invalid_timeout_after", 0, False, "consecutive invalid actions (0: no timeout)"),
     ("env.invalid_timeout_penalty", 0, False, "the invalid-action timeout's penalty"),
     ("env.gym_cards.max_position", 1, False, "the NumberLine's highest number"),
+    ("env.babyai.max_steps", 0, False, "steps per BabyAI episode (0: the level's own limit)"),
     ("agent.tokenizer_vocab_size", 1, False, "tokens"),
     ("agent.temperature", 0, False, "the rollout temperature (0: greedy)"),
     ("agent.eval_temperature", 0, False, "the evaluation temperature (0: greedy)"),
@@ -972,6 +1001,20 @@ def _gym_cards_exact_parser(config: RunConfig) -> str:
     return ""
 
 
+def _babyai_task_file(config: RunConfig) -> str:
+    if config.env.domain == DomainName.babyai and (config.task_file or config.eval_task_file):
+        return ("env.domain=babyai with task_file or eval_task_file: a BabyAI task is its level and each episode "
+                "seed draws the mission; drop the task files (choose the level with env.babyai.level)")
+    return ""
+
+
+def _babyai_exact_parser(config: RunConfig) -> str:
+    if config.env.domain == DomainName.babyai and config.causal.estimator == CausalEstimator.exact_parser:
+        return ("env.domain=babyai with causal.estimator=exact_parser: that estimator parses the phone's AutoUI "
+                "actions; choose another causal.estimator (e.g. reference)")
+    return ""
+
+
 COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _causal_needs_entropy,
     _filteredbc_causal,
@@ -992,6 +1035,8 @@ COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _gym_cards_exact_parser,
     _async_without_staleness,
     _exploration_with_async,
+    _babyai_task_file,
+    _babyai_exact_parser,
 )
 
 

@@ -72,6 +72,8 @@ def _implementations() -> dict[str, set[str]]:
     from coso.algorithms.digirl import STEP_ADVANTAGE_FORMS
     from coso.env.android.factory import JUDGE_BUILDERS
     from coso.distributed import ROLLOUT_ENGINES
+    from coso.env.babyai.env import LEVELS
+    from coso.env.babyai.env import REWARD_MODES as BABYAI_REWARD_MODES
     from coso.env.base import INVALID_ACTION_MODES
     from coso.env.domains import DOMAINS
     from coso.env.factory import ENV_BACKENDS
@@ -118,6 +120,8 @@ def _implementations() -> dict[str, set[str]]:
         "env.gym_cards.reward": set(REWARD_MODES),
         "rollout.engine": set(ROLLOUT_ENGINES),
         "rollout.mode": set(rollouts.ROLLOUT_MODES),
+        "env.babyai.level": set(LEVELS),
+        "env.babyai.reward": set(BABYAI_REWARD_MODES),
     }
 
 
@@ -279,6 +283,9 @@ COMBINATIONS = [
     ("coso_off2on", ["rollout.engine=ray", "rollout.mode=async", "rollout.max_staleness=0"],
      ("rollout.mode=async", "rollout.max_staleness=0")),
     ("afsft_off2on", ["rollout.engine=ray", "rollout.mode=async"], ("algorithm.afsft.epsilon=0.1", "rollout.mode=async")),
+    ("coso_off2on", ["env=babyai_gotolocal", "task_file=tasks.txt"], ("env.domain=babyai", "task_file")),
+    ("coso_off2on", ["env=babyai_open", "causal.estimator=exact_parser"],
+     ("env.domain=babyai", "causal.estimator=exact_parser")),
 ]
 PASSING_NEIGHBOURS = [
     ("coso_off2on", ["use_entropy=false", "use_causal=false"]),  # DigiRL
@@ -297,6 +304,8 @@ PASSING_NEIGHBOURS = [
     ("coso_off2on", ["agent.constrained_decoding=false", "agent.require_typed_text=false"]),
     ("digirl_off2on", ["scale=paper", "agent=hf_vlm", "agent.policy_path=/models/Qwen2-VL-2B-Instruct"]),
     ("coso_off2on", ["agent=hf_vlm", "env.screen_pixels_width=10", "env.image_feature_dim=2880"]),
+    ("coso_off2on", ["env=babyai_gotolocal"]),
+    ("coso_off2on", ["env=babyai_open", "causal.estimator=reference"]),
 ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from coso.actions import AUTOUI_GRAMMAR, ActionGrammar
 from coso.config import EnvConfig, RunConfig
+from coso.env.babyai import domain as _babyai  # noqa: F401  (registers the babyai domain)
 from coso.env.base import EpisodeConfig, PhoneEnv
 from coso.env.domains import Actor, Domain, EnvFactory, domain_of, register_domain
 from coso.env.features import ImageEncoder, build_image_encoder
