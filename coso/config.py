@@ -199,6 +199,7 @@ class DomainName(ConfigChoice):
 
     phone = "phone"  # AitW-style phone tasks (env.backend: the simulated phone or real emulators)
     gym_cards = "gym_cards"  # RL4VLM's Gym Cards games, in process (env.gym_cards)
+    miniwob = "miniwob"  # MiniWoB++ pages in a headless Chromium (env.miniwob; the miniwob extra)
 
 
 class GymCardsGame(ConfigChoice):
@@ -215,6 +216,46 @@ class GymCardsReward(ConfigChoice):
 
     success = "success"  # 1 on the step that solves the task (DigiRL's critics read rewards as success)
     game = "game"  # RL4VLM's game rewards (-1 / 0 / +1, +10 for a formula)
+
+
+class MiniWoBTask(ConfigChoice):
+    """``env.miniwob.task``: the MiniWoB++ task (coso.env.miniwob.env.MINIWOB_CLICK_TASKS)."""
+
+    click_button = "click-button"
+    click_button_sequence = "click-button-sequence"
+    click_checkboxes = "click-checkboxes"
+    click_checkboxes_large = "click-checkboxes-large"
+    click_checkboxes_soft = "click-checkboxes-soft"
+    click_checkboxes_transfer = "click-checkboxes-transfer"
+    click_collapsible = "click-collapsible"
+    click_collapsible_2 = "click-collapsible-2"
+    click_color = "click-color"
+    click_dialog = "click-dialog"
+    click_dialog_2 = "click-dialog-2"
+    click_link = "click-link"
+    click_menu = "click-menu"
+    click_menu_2 = "click-menu-2"
+    click_option = "click-option"
+    click_pie = "click-pie"
+    click_scroll_list = "click-scroll-list"
+    click_shades = "click-shades"
+    click_shape = "click-shape"
+    click_tab = "click-tab"
+    click_tab_2 = "click-tab-2"
+    click_tab_2_easy = "click-tab-2-easy"
+    click_tab_2_hard = "click-tab-2-hard"
+    click_tab_2_medium = "click-tab-2-medium"
+    click_test = "click-test"
+    click_test_2 = "click-test-2"
+    click_test_transfer = "click-test-transfer"
+    click_widget = "click-widget"
+
+
+class MiniWoBReward(ConfigChoice):
+    """``env.miniwob.reward``: the training reward (coso.env.miniwob.env.REWARD_MODES)."""
+
+    success = "success"  # 1 when the page ends with a raw reward > 0 (DigiRL's critics read rewards as success)
+    benchmark = "benchmark"  # MiniWoB++'s own reward: time-discounted in (0, 1] on success, -1 (or partial) else
 
 
 class TaskSet(ConfigChoice):
@@ -302,6 +343,18 @@ class GymCardsSectionConfig:
 
 
 @dataclass
+class MiniWoBSectionConfig:
+    """env.miniwob: the MiniWoB++ task of env.domain=miniwob (coso.env.miniwob; docs/domains.md)."""
+
+    task: MiniWoBTask = MiniWoBTask.click_test
+    reward: MiniWoBReward = MiniWoBReward.success
+    max_steps: int = 10  # the episode's horizon in actions
+    time_limit_s: float = 0.0  # the page's own clock (10 s for most tasks) unless > 0
+    chrome_binary: str = ""  # "" : chromium on PATH
+    chromedriver: str = ""  # "" : chromedriver on PATH
+
+
+@dataclass
 class EnvConfig:
     """The environment pool: domain, backend, task set, concurrency, timeouts and episode rules."""
 
@@ -333,6 +386,7 @@ class EnvConfig:
     record_episodes: int = 0  # GIFs of this many episodes per eval phase (0: none)
     sim: SimSectionConfig = field(default_factory=SimSectionConfig)
     gym_cards: GymCardsSectionConfig = field(default_factory=GymCardsSectionConfig)
+    miniwob: MiniWoBSectionConfig = field(default_factory=MiniWoBSectionConfig)
     android: dict[str, Any] = field(default_factory=dict)  # coso.env.android emulator/Appium settings
     gemini: dict[str, Any] = field(default_factory=dict)  # coso.env.gemini_judge settings
 
@@ -578,6 +632,8 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("env.invalid_timeout_after", 0, False, "consecutive invalid actions (0: no timeout)"),
     ("env.invalid_timeout_penalty", 0, False, "the invalid-action timeout's penalty"),
     ("env.gym_cards.max_position", 1, False, "the NumberLine's highest number"),
+    ("env.miniwob.max_steps", 1, False, "steps per MiniWoB++ episode"),
+    ("env.miniwob.time_limit_s", 0, False, "seconds of the page's clock (0: the task's own)"),
     ("agent.tokenizer_vocab_size", 1, False, "tokens"),
     ("agent.temperature", 0, False, "the rollout temperature (0: greedy)"),
     ("agent.eval_temperature", 0, False, "the evaluation temperature (0: greedy)"),
@@ -908,6 +964,20 @@ def _gym_cards_exact_parser(config: RunConfig) -> str:
     return ""
 
 
+def _miniwob_task_file(config: RunConfig) -> str:
+    if config.env.domain == DomainName.miniwob and (config.task_file or config.eval_task_file):
+        return ("env.domain=miniwob with task_file or eval_task_file: a MiniWoB++ task is its page and each "
+                "episode seed draws its utterance; drop the task files (choose the task with env.miniwob.task)")
+    return ""
+
+
+def _miniwob_exact_parser(config: RunConfig) -> str:
+    if config.env.domain == DomainName.miniwob and config.causal.estimator == CausalEstimator.exact_parser:
+        return ("env.domain=miniwob with causal.estimator=exact_parser: that estimator parses the phone's AutoUI "
+                "actions; choose another causal.estimator (e.g. reference)")
+    return ""
+
+
 COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _causal_needs_entropy,
     _filteredbc_causal,
@@ -926,6 +996,8 @@ COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _hf_vlm_needs_screen_pixels,
     _gym_cards_task_file,
     _gym_cards_exact_parser,
+    _miniwob_task_file,
+    _miniwob_exact_parser,
 )
 
 
