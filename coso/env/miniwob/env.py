@@ -165,6 +165,14 @@ class BrowserSession:
         self.env: Any = None
         self.env = self._call("starting the browser", lambda: gymnasium.make(
             f"miniwob/{task}-v1", render_mode=None, action_space_config=config))
+        self.started: set[int] = set()  # the processes it started (killed on close if they outlive the driver)
+        self._note_processes()
+
+    def _note_processes(self) -> None:
+        try:
+            self.started.update(self.process_ids())
+        except Exception as error:  # a dead driver: the processes noted before still count
+            logger.debug("reading MiniWoB++ %s's processes failed: %r", self.task, error)
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
         """Run one browser call; any failure becomes a BrowserError naming the task and the call."""
@@ -191,6 +199,7 @@ class BrowserSession:
     def reset(self, seed: int) -> dict[str, Any]:
         """A new episode seeded with ``seed``: miniwob's observation."""
         observation, _ = self._call("starting an episode", lambda: self.env.reset(seed=int(seed)))
+        self._note_processes()
         return observation
 
     def step(self, action: WebAction | None) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
@@ -226,16 +235,13 @@ class BrowserSession:
         it outlives a dead driver (ChromeDriver killed before Chromium) is killed by process id."""
         if self.env is None:
             return
-        try:
-            started = self.process_ids()
-        except Exception:  # the driver never started
-            started = []
+        self._note_processes()
         env, self.env = self.env, None
         try:
             env.close()
         except Exception as error:
             logger.debug("closing MiniWoB++ %s failed: %r", self.task, error)
-        for pid in started:
+        for pid in sorted(self.started):
             _kill_if_browser(pid)
 
 
