@@ -45,9 +45,8 @@ MISSING = _missing()
 REQUIRED = os.environ.get("COSO_REQUIRE_BROWSER") == "1"
 browser = pytest.mark.skipif(bool(MISSING) and not REQUIRED, reason=f"no {MISSING}: {INSTALL_HINT}")
 
-# the tasks the expert solves (>= 95% of 50 seeded episodes each, docs/domains.md), played a few times here
-SOLVED = ("click-test", "click-test-2", "click-button", "click-checkboxes", "click-tab-2", "click-dialog-2",
-          "click-collapsible-2", "click-color")
+# tasks the expert solved in every measured episode (docs/domains.md), played twice each here
+SOLVED = ("click-button", "click-checkboxes", "click-tab-2", "click-color", "click-shades")
 
 
 def test_the_browser_is_installed_where_required() -> None:
@@ -101,7 +100,7 @@ def test_the_expert_solves_the_click_tasks_it_plans() -> None:
     for task in SOLVED:
         env = MiniWoBEnv(task, max_steps=20)
         try:
-            solved = [play(env, MiniWoBExpert(task), seed) for seed in range(3)]
+            solved = [play(env, MiniWoBExpert(task), seed) for seed in range(2)]
         finally:
             env.close()
         assert all(solved), (task, solved)

@@ -37,10 +37,23 @@ CSS_COLORS = {
 SHADE_HUES = {"red": 0.0, "green": 120.0, "blue": 240.0}  # click-shades draws hsl(hue, s, l) shades of these
 
 
-def click(element: Element) -> str:
-    """A click at the element's centre, kept on the screen."""
+def _inside(x: float, y: float, element: Element) -> bool:
+    return element.left <= x <= element.left + element.width and element.top <= y <= element.top + element.height
+
+
+def click(element: Element, covering: Sequence[Element] = ()) -> str:
+    """A click at the element's centre, or, where other elements (``covering``) overlap it, at the first point of
+    a 5 x 5 grid over it that none of them covers; kept on the screen."""
     x, y = element.center
+    grid = [(element.left + element.width * (i + 0.5) / 5, element.top + element.height * (j + 0.5) / 5)
+            for j in range(5) for i in range(5)]
+    x, y = next((point for point in [(x, y)] + grid if not any(_inside(*point, other) for other in covering
+                                                                if other.ref != element.ref)), (x, y))
     return format_click(min(max(x, 0), SCREEN_WIDTH - 1), min(max(y, 0), SCREEN_HEIGHT - 1))
+
+
+def _buttons(state: PageState) -> list[Element]:
+    return on_screen(e for e in state.elements if e.tag == "button")
 
 
 def quoted(utterance: str) -> str:
@@ -121,15 +134,21 @@ def _click_test(state: PageState) -> str | None:
     return _first(on_screen(e for e in state.elements if e.tag == "button"))
 
 
+def _uncovered_button(state: PageState, text: str) -> str | None:
+    """A click on the button labelled ``text`` where the other buttons (placed at random) do not cover it."""
+    buttons = with_text(state, text, ("button",))
+    return click(buttons[0], _buttons(state)) if buttons else None
+
+
 @PLANNERS.register("click-test-2")
 def _click_test_2(state: PageState) -> str | None:
-    return _first(with_text(state, "ONE", ("button",)))
+    return _uncovered_button(state, "ONE")
 
 
 @PLANNERS.register("click-test-transfer")
 def _click_test_transfer(state: PageState) -> str | None:
     found = re.search(r"Click button (\w+)", state.utterance)
-    return _first(with_text(state, found.group(1), ("button",))) if found else None
+    return _uncovered_button(state, found.group(1)) if found else None
 
 
 @PLANNERS.register("click-button")
@@ -141,8 +160,8 @@ def _click_button(state: PageState) -> str | None:
 def _button_sequence(state: PageState) -> str | None:
     one = with_text(state, "ONE", ("button",))
     if one and not one[0].tampered:
-        return click(one[0])
-    return _first(with_text(state, "TWO", ("button",)))
+        return _uncovered_button(state, "ONE")
+    return _uncovered_button(state, "TWO")
 
 
 @PLANNERS.register("click-link")

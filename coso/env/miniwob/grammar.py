@@ -105,7 +105,7 @@ class WebGrammar:
     """The MiniWoB++ grammar for the causal model: the two verbs are the classes; unparseable -> the last one."""
 
     name = "miniwob"
-    action_classes = VERBS + ("<invalid>",)
+    action_classes: tuple[str, ...] = VERBS + ("<invalid>",)
     unparseable_class = len(VERBS)
 
     def parse(self, text: str) -> WebAction:
