@@ -117,7 +117,7 @@ def _implementations() -> dict[str, set[str]]:
         "env.domain": set(DOMAINS),
         "env.gym_cards.game": set(GAMES),
         "env.gym_cards.reward": set(REWARD_MODES),
-        "env.miniwob.task": set(MINIWOB_CLICK_TASKS),
+        "env.miniwob.task": {task.replace("-", "_") for task in MINIWOB_CLICK_TASKS},
         "env.miniwob.reward": set(MINIWOB_REWARDS),
     }
 

@@ -19,7 +19,8 @@ CORPUS_SEED_OFFSET = 10**9  # far from the run's seed streams, so no evaluation 
 
 
 def _task(env: EnvConfig) -> str:
-    return str(env.miniwob.task)
+    """miniwob's name of the configured task (the config word has "_" for "-": click_tab_2 is click-tab-2)."""
+    return str(env.miniwob.task).replace("_", "-")
 
 
 def build_miniwob_env(env: EnvConfig) -> MiniWoBEnv:
