@@ -4,9 +4,11 @@ utterance) and answers ``click(x, y)`` at the centre of the element the task ask
 Each task has a planner (``PLANNERS``) that looks only at the current page, so the expert keeps no memory
 between steps: progress shows in the DOM (a ticked box, an expanded section, the active tab, a clicked
 button's ``tampered`` flag). A planner returns None when the page shows nothing it can act on; the expert then
-clicks the page's Submit button if there is one, else the screen's centre. Tasks it does not solve (measured in
-docs/domains.md): those whose target is drawn (click-shape, click-pie), hidden in the query (click-menu-2's
-icon variant), a synonym (click-checkboxes-soft) or a multi-selection in a scrolled list (click-scroll-list).
+clicks the page's Submit button if there is one, else the screen's centre (which opens click-pie's wheel).
+Measured in docs/domains.md: it fails where the target is drawn (click-shape), shown only as an icon in the
+query (click-menu-2's icon variant), a synonym (click-checkboxes-soft) or a multi-selection in a scrolled list
+(click-scroll-list), and often where it clicks while a section slides open (click-collapsible, -2) or a
+submenu needs the mouse to hover (click-menu).
 Noise (``noise``, a probability per step) replaces the expert's action by a click at a random point.
 """
 
