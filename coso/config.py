@@ -222,6 +222,7 @@ class DomainName(ConfigChoice):
     phone = "phone"  # AitW-style phone tasks (env.backend: the simulated phone or real emulators)
     gym_cards = "gym_cards"  # RL4VLM's Gym Cards games, in process (env.gym_cards)
     babyai = "babyai"  # BabyAI levels of the minigrid package (env.babyai)
+    miniwob = "miniwob"  # MiniWoB++ pages in a headless Chromium (env.miniwob; the miniwob extra)
 
 
 class GymCardsGame(ConfigChoice):
@@ -255,6 +256,46 @@ class BabyAIReward(ConfigChoice):
 
     success = "success"  # 1 on the step that completes the mission (DigiRL's critics read rewards as success)
     game = "game"  # minigrid's reward: 1 - 0.9 * steps / max_steps on success, else 0
+
+
+class MiniWoBTask(ConfigChoice):
+    """``env.miniwob.task``: a MiniWoB++ task, named with "_" for "-" (coso.env.miniwob.env.MINIWOB_CLICK_TASKS)."""
+
+    click_button = "click_button"
+    click_button_sequence = "click_button_sequence"
+    click_checkboxes = "click_checkboxes"
+    click_checkboxes_large = "click_checkboxes_large"
+    click_checkboxes_soft = "click_checkboxes_soft"
+    click_checkboxes_transfer = "click_checkboxes_transfer"
+    click_collapsible = "click_collapsible"
+    click_collapsible_2 = "click_collapsible_2"
+    click_color = "click_color"
+    click_dialog = "click_dialog"
+    click_dialog_2 = "click_dialog_2"
+    click_link = "click_link"
+    click_menu = "click_menu"
+    click_menu_2 = "click_menu_2"
+    click_option = "click_option"
+    click_pie = "click_pie"
+    click_scroll_list = "click_scroll_list"
+    click_shades = "click_shades"
+    click_shape = "click_shape"
+    click_tab = "click_tab"
+    click_tab_2 = "click_tab_2"
+    click_tab_2_easy = "click_tab_2_easy"
+    click_tab_2_hard = "click_tab_2_hard"
+    click_tab_2_medium = "click_tab_2_medium"
+    click_test = "click_test"
+    click_test_2 = "click_test_2"
+    click_test_transfer = "click_test_transfer"
+    click_widget = "click_widget"
+
+
+class MiniWoBReward(ConfigChoice):
+    """``env.miniwob.reward``: the training reward (coso.env.miniwob.env.REWARD_MODES)."""
+
+    success = "success"  # 1 when the page ends with a raw reward > 0 (DigiRL's critics read rewards as success)
+    benchmark = "benchmark"  # MiniWoB++'s own reward: time-discounted in (0, 1] on success, -1 (or partial) else
 
 
 class TaskSet(ConfigChoice):
@@ -353,6 +394,18 @@ class BabyAISectionConfig:
 
 
 @dataclass
+class MiniWoBSectionConfig:
+    """env.miniwob: the MiniWoB++ task of env.domain=miniwob (coso.env.miniwob; docs/domains.md)."""
+
+    task: MiniWoBTask = MiniWoBTask.click_test
+    reward: MiniWoBReward = MiniWoBReward.success
+    max_steps: int = 10  # the episode's horizon in actions
+    time_limit_s: float = 0.0  # the page's own clock (10 s for most tasks) unless > 0
+    chrome_binary: str = ""  # "" : chromium on PATH
+    chromedriver: str = ""  # "" : chromedriver on PATH
+
+
+@dataclass
 class EnvConfig:
     """The environment pool: domain, backend, task set, concurrency, timeouts and episode rules."""
 
@@ -385,6 +438,7 @@ class EnvConfig:
     sim: SimSectionConfig = field(default_factory=SimSectionConfig)
     gym_cards: GymCardsSectionConfig = field(default_factory=GymCardsSectionConfig)
     babyai: BabyAISectionConfig = field(default_factory=BabyAISectionConfig)
+    miniwob: MiniWoBSectionConfig = field(default_factory=MiniWoBSectionConfig)
     android: dict[str, Any] = field(default_factory=dict)  # coso.env.android emulator/Appium settings
     gemini: dict[str, Any] = field(default_factory=dict)  # coso.env.gemini_judge settings
 
@@ -654,6 +708,8 @@ _BOUNDS: tuple[tuple[str, float, bool, str], ...] = (
     ("env.invalid_timeout_penalty", 0, False, "the invalid-action timeout's penalty"),
     ("env.gym_cards.max_position", 1, False, "the NumberLine's highest number"),
     ("env.babyai.max_steps", 0, False, "steps per BabyAI episode (0: the level's own limit)"),
+    ("env.miniwob.max_steps", 1, False, "steps per MiniWoB++ episode"),
+    ("env.miniwob.time_limit_s", 0, False, "seconds of the page's clock (0: the task's own)"),
     ("agent.tokenizer_vocab_size", 1, False, "tokens"),
     ("agent.temperature", 0, False, "the rollout temperature (0: greedy)"),
     ("agent.eval_temperature", 0, False, "the evaluation temperature (0: greedy)"),
@@ -1015,6 +1071,20 @@ def _babyai_exact_parser(config: RunConfig) -> str:
     return ""
 
 
+def _miniwob_task_file(config: RunConfig) -> str:
+    if config.env.domain == DomainName.miniwob and (config.task_file or config.eval_task_file):
+        return ("env.domain=miniwob with task_file or eval_task_file: a MiniWoB++ task is its page and each "
+                "episode seed draws its utterance; drop the task files (choose the task with env.miniwob.task)")
+    return ""
+
+
+def _miniwob_exact_parser(config: RunConfig) -> str:
+    if config.env.domain == DomainName.miniwob and config.causal.estimator == CausalEstimator.exact_parser:
+        return ("env.domain=miniwob with causal.estimator=exact_parser: that estimator parses the phone's AutoUI "
+                "actions; choose another causal.estimator (e.g. reference)")
+    return ""
+
+
 COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _causal_needs_entropy,
     _filteredbc_causal,
@@ -1037,6 +1107,8 @@ COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _exploration_with_async,
     _babyai_task_file,
     _babyai_exact_parser,
+    _miniwob_task_file,
+    _miniwob_exact_parser,
 )
 
 

@@ -80,6 +80,8 @@ def _implementations() -> dict[str, set[str]]:
     from coso.env.features import IMAGE_ENCODERS
     from coso.env.gym_cards.env import REWARD_MODES
     from coso.env.gym_cards.rules import GAMES
+    from coso.env.miniwob.env import MINIWOB_CLICK_TASKS
+    from coso.env.miniwob.env import REWARD_MODES as MINIWOB_REWARDS
     from coso.env.sim.config import CORRUPTION_MODES
     from coso.env.task_generator import GENERATOR_TASK_SETS
     from coso.models.text_encoder import TEXT_ENCODERS
@@ -122,6 +124,8 @@ def _implementations() -> dict[str, set[str]]:
         "rollout.mode": set(rollouts.ROLLOUT_MODES),
         "env.babyai.level": set(LEVELS),
         "env.babyai.reward": set(BABYAI_REWARD_MODES),
+        "env.miniwob.task": {task.replace("-", "_") for task in MINIWOB_CLICK_TASKS},
+        "env.miniwob.reward": set(MINIWOB_REWARDS),
     }
 
 

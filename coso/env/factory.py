@@ -18,6 +18,7 @@ from coso.env.base import EpisodeConfig, PhoneEnv
 from coso.env.domains import Actor, Domain, EnvFactory, domain_of, register_domain
 from coso.env.features import ImageEncoder, build_image_encoder
 from coso.env.gym_cards import domain as _gym_cards  # noqa: F401  (registers the gym_cards domain)
+from coso.env.miniwob import domain as _miniwob  # noqa: F401  (registers the miniwob domain; the browser is lazy)
 from coso.env.pool import EnvPool
 from coso.env.task_generator import generate_tasks, sequential_tasks
 from coso.env.task_parser import load_task_file
