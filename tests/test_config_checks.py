@@ -290,6 +290,9 @@ COMBINATIONS = [
     ("coso_off2on", ["env=babyai_gotolocal", "task_file=tasks.txt"], ("env.domain=babyai", "task_file")),
     ("coso_off2on", ["env=babyai_open", "causal.estimator=exact_parser"],
      ("env.domain=babyai", "causal.estimator=exact_parser")),
+    ("coso_off2on", ["env=miniwob_click_test", "task_file=tasks.txt"], ("env.domain=miniwob", "task_file")),
+    ("coso_off2on", ["env=miniwob_click_test", "causal.estimator=exact_parser"],
+     ("env.domain=miniwob", "causal.estimator=exact_parser")),
 ]
 PASSING_NEIGHBOURS = [
     ("coso_off2on", ["use_entropy=false", "use_causal=false"]),  # DigiRL
@@ -320,6 +323,19 @@ def test_each_combination_rule_refuses_in_one_line_naming_both_settings(config_n
         compose_run(config_name, overrides)
     message = str(error.value)
     assert "\n" not in message and message.startswith(f"{named[0]} with {named[1]}"), message
+
+
+def test_every_combination_rule_has_a_case_above() -> None:
+    from hydra import compose, initialize_config_dir
+
+    from coso.config import COMBINATION_RULES
+
+    fired: set[str] = set()
+    for config_name, overrides, _ in COMBINATIONS:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
+            config = OmegaConf.to_object(compose(config_name=config_name, overrides=list(overrides)))
+        fired.update(rule.__name__ for rule in COMBINATION_RULES if rule(config))
+    assert fired == {rule.__name__ for rule in COMBINATION_RULES}
 
 
 @pytest.mark.parametrize("config_name, overrides", PASSING_NEIGHBOURS,
