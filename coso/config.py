@@ -1043,44 +1043,28 @@ def _hf_vlm_needs_screen_pixels(config: RunConfig) -> str:
     return ""
 
 
-def _gym_cards_task_file(config: RunConfig) -> str:
-    if config.env.domain == DomainName.gym_cards and (config.task_file or config.eval_task_file):
-        return ("env.domain=gym_cards with task_file or eval_task_file: a Gym Cards task is its game and each "
-                "episode seed deals; drop the task files (choose the game with env.gym_cards.game)")
+# what a task is in each domain besides the phone, and the setting that chooses it (task files are the phone's)
+_DOMAIN_TASKS = {
+    DomainName.gym_cards: ("a Gym Cards task is its game and each episode seed deals", "env.gym_cards.game"),
+    DomainName.babyai: ("a BabyAI task is its level and each episode seed draws the mission", "env.babyai.level"),
+    DomainName.miniwob: ("a MiniWoB++ task is its page and each episode seed draws its utterance",
+                         "env.miniwob.task"),
+}
+
+
+def _domain_task_file(config: RunConfig) -> str:
+    domain = config.env.domain
+    if domain in _DOMAIN_TASKS and (config.task_file or config.eval_task_file):
+        what, setting = _DOMAIN_TASKS[domain]
+        return (f"env.domain={domain} with task_file or eval_task_file: {what}; drop the task files (choose the "
+                f"task with {setting})")
     return ""
 
 
-def _gym_cards_exact_parser(config: RunConfig) -> str:
-    if config.env.domain == DomainName.gym_cards and config.causal.estimator == CausalEstimator.exact_parser:
-        return ("env.domain=gym_cards with causal.estimator=exact_parser: that estimator parses the phone's AutoUI "
-                "actions; choose another causal.estimator (e.g. reference)")
-    return ""
-
-
-def _babyai_task_file(config: RunConfig) -> str:
-    if config.env.domain == DomainName.babyai and (config.task_file or config.eval_task_file):
-        return ("env.domain=babyai with task_file or eval_task_file: a BabyAI task is its level and each episode "
-                "seed draws the mission; drop the task files (choose the level with env.babyai.level)")
-    return ""
-
-
-def _babyai_exact_parser(config: RunConfig) -> str:
-    if config.env.domain == DomainName.babyai and config.causal.estimator == CausalEstimator.exact_parser:
-        return ("env.domain=babyai with causal.estimator=exact_parser: that estimator parses the phone's AutoUI "
-                "actions; choose another causal.estimator (e.g. reference)")
-    return ""
-
-
-def _miniwob_task_file(config: RunConfig) -> str:
-    if config.env.domain == DomainName.miniwob and (config.task_file or config.eval_task_file):
-        return ("env.domain=miniwob with task_file or eval_task_file: a MiniWoB++ task is its page and each "
-                "episode seed draws its utterance; drop the task files (choose the task with env.miniwob.task)")
-    return ""
-
-
-def _miniwob_exact_parser(config: RunConfig) -> str:
-    if config.env.domain == DomainName.miniwob and config.causal.estimator == CausalEstimator.exact_parser:
-        return ("env.domain=miniwob with causal.estimator=exact_parser: that estimator parses the phone's AutoUI "
+def _domain_exact_parser(config: RunConfig) -> str:
+    domain = config.env.domain
+    if domain != DomainName.phone and config.causal.estimator == CausalEstimator.exact_parser:
+        return (f"env.domain={domain} with causal.estimator=exact_parser: that estimator parses the phone's AutoUI "
                 "actions; choose another causal.estimator (e.g. reference)")
     return ""
 
@@ -1101,14 +1085,10 @@ COMBINATION_RULES: tuple[Callable[[RunConfig], str], ...] = (
     _android_rule_judge,
     _sim_gemini_judge,
     _hf_vlm_needs_screen_pixels,
-    _gym_cards_task_file,
-    _gym_cards_exact_parser,
+    _domain_task_file,
+    _domain_exact_parser,
     _async_without_staleness,
     _exploration_with_async,
-    _babyai_task_file,
-    _babyai_exact_parser,
-    _miniwob_task_file,
-    _miniwob_exact_parser,
 )
 
 
