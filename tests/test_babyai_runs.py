@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from in_process import run_in_process as run
 from omegaconf import OmegaConf
+from tiny_run import TINY
 
 from coso.cli import CONFIG_DIR
 from coso.data.dataset import load_trajectories
 from coso.env.babyai.env import LEVELS
 from coso.env.babyai.grammar import parse_answer
-from coso.runs import execute
-from tiny_run import TINY
 
 # a short horizon keeps an untrained policy's episodes (and so the run) short
 SMALL = TINY + ["train.offline_episodes=4", "train.online_iterations=1", "train.rollout_size=2",
@@ -25,10 +25,6 @@ RUNS = [("gotolocal", "coso_off2on"), ("pickuploc", "digirl_online"), ("opendoor
         ("putnextlocal", "coso_off2on")]
 
 
-def run(name: str, overrides: list[str]) -> dict:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-        cfg = compose(config_name=name, overrides=overrides)
-    return json.loads(execute(OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True)))
 
 
 @pytest.mark.slow

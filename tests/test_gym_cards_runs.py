@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from in_process import run_in_process as run
 from omegaconf import OmegaConf
+from tiny_run import TINY
 
 from coso.cli import CONFIG_DIR
 from coso.data.dataset import load_trajectories
 from coso.env.gym_cards.grammar import parse_answer
-from coso.runs import execute
-from tiny_run import TINY
 
 SMALL = TINY + ["train.offline_episodes=4", "train.online_iterations=1", "train.rollout_size=2",
                 "causal.pretrain_calls=1", "env.record_episodes=1"]
@@ -22,10 +22,6 @@ RUNS = [("numberline", "coso_off2on"), ("ezpoints", "digirl_online"), ("points24
         ("blackjack", "coso_off2on")]
 
 
-def run(name: str, overrides: list[str]) -> dict:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-        cfg = compose(config_name=name, overrides=overrides)
-    return json.loads(execute(OmegaConf.to_object(cfg), OmegaConf.to_container(cfg, resolve=True)))
 
 
 @pytest.mark.slow
