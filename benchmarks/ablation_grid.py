@@ -47,6 +47,9 @@ OFFLINE = Method("offline", "digirl_offline", "offline")
 METHODS = (Method("DigiRL", "digirl_off2on", "digirl"),
            Method("naive entropy", "entropy_off2on", "entropy"),
            Method("CoSo", "coso_off2on", "coso"))
+# optional fourth method (``bench_ablation.py --filtered-bc``): imitation of the buffer's top trajectories, from the
+# same offline checkpoint and budget
+FILTERED_BC = Method("Filtered BC", "filteredbc_off2on", "filteredbc")
 
 
 # ---------------------------------------------------------------------------------------------- the grid
@@ -107,10 +110,12 @@ def _hydra_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def build_specs(runs_dir: Path, seeds: Sequence[int], overrides: Sequence[str]) -> list[RunSpec]:
+def build_specs(runs_dir: Path, seeds: Sequence[int], overrides: Sequence[str],
+                filtered_bc: bool = False) -> list[RunSpec]:
     """The grid's runs: the shared SFT base (alone, with every core), every seed's offline run (the critical
     path, so they start before any online run that is also ready), then per seed the three online runs that
-    load it. The base lives in ``<runs_dir>/sft_base`` (``train.sft_cache_dir``), so ``--fresh`` rebuilds it."""
+    load it (four with ``filtered_bc``). The base lives in ``<runs_dir>/sft_base`` (``train.sft_cache_dir``), so
+    ``--fresh`` rebuilds it."""
     overrides = [f"train.sft_cache_dir={_hydra_value(str(runs_dir / 'sft_base'))}", *overrides]
     base_path = runs_dir / BASE.slug / "seed0"
     specs = [RunSpec(BASE, 0, base_path, [f"save_path={_hydra_value(str(base_path))}", *overrides], exclusive=True)]
@@ -121,7 +126,7 @@ def build_specs(runs_dir: Path, seeds: Sequence[int], overrides: Sequence[str]) 
                              depends_on=(BASE.label, 0)))
     # DigiRL and CoSo on every seed before naive entropy: a grid stopped early still holds the main comparison
     digirl, entropy, coso = METHODS
-    for methods in ((digirl, coso), (entropy,)):
+    for methods in ((digirl, coso), (entropy,), (FILTERED_BC,) if filtered_bc else ()):
         for seed, method in ((seed, method) for seed in seeds for method in methods):
             offline_path = runs_dir / OFFLINE.slug / f"seed{seed}"
             path = runs_dir / method.slug / f"seed{seed}"
@@ -177,11 +182,13 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(f"    {line}" for line in text[-lines:])
 
 
-def run_grid(specs: Sequence[RunSpec], jobs: int, print_line: Callable[[str], None] = print) -> GridOutcome:
-    """Run the specs as subprocesses, up to ``jobs`` at a time, each after the run it depends on."""
+def run_grid(specs: Sequence[RunSpec], jobs: int, print_line: Callable[[str], None] = print,
+             cores: int | None = None) -> GridOutcome:
+    """Run the specs as subprocesses, up to ``jobs`` at a time, each after the run it depends on; the runs share
+    ``cores`` threads (default: every core of the machine; fewer when another job uses the rest)."""
     outcome = GridOutcome()
     started = time.perf_counter()
-    cores = os.cpu_count() or 1
+    cores = cores or os.cpu_count() or 1
     threads = max(1, cores // jobs)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
     env.setdefault("WANDB_MODE", "offline")

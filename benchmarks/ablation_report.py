@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ablation_grid import METHODS, OFFLINE, GridOutcome, RunSpec
+from ablation_grid import BASE, METHODS, OFFLINE, GridOutcome, RunSpec
 
 from coso.atomic import atomic_write, atomic_write_text
 from coso.stats import wilson_interval
@@ -241,10 +241,12 @@ def render_markdown(*, command: str, machine: Mapping[str, Any], budget: Mapping
                     grid_wall_seconds: float, invocations: int, this_wall_seconds: float,
                     runs_wall_seconds: float, executed: int, reused: int,
                     failures: Sequence[str], plot_name: str,
-                    weight_stats: Mapping[str, float] | None = None) -> str:
+                    weight_stats: Mapping[str, float] | None = None,
+                    environment: str = "simulated phone") -> str:
     """The report's markdown."""
+    methods = " vs ".join(row.method for row in rows) or "DigiRL vs naive entropy vs CoSo"
     lines = [
-        "# Entropy ablation: DigiRL vs naive entropy vs CoSo (off2on, simulated phone)",
+        f"# Entropy ablation: {methods} (off2on, {environment})",
         "",
         f"Command: `{command}`",
         "",
@@ -412,12 +414,22 @@ def _mean_weight_stats(records: Sequence[RunRecord]) -> dict[str, float]:
             / sum(1 for r in records if key in r.weight_stats) for key in keys}
 
 
+def _environment(specs: Sequence[RunSpec]) -> str:
+    """What the grid ran on, from its ``env=`` override (the phone when there is none)."""
+    for spec in specs:
+        for override in spec.hydra_args:
+            if override.startswith("env="):
+                return f"env={override.split('=', 1)[1]}"
+    return "simulated phone"
+
+
 def write_report(report: Path, seeds: Sequence[int], argv: Sequence[str], specs: Sequence[RunSpec],
                  outcome: GridOutcome, ledger: Sequence[float]) -> None:
     """Aggregate the finished runs and write the md, json and png reports (``ledger``: the grid's wall times)."""
     records = [read_record(spec.method.label, spec.seed, spec.save_path)
                for spec in specs if spec.key in outcome.finished]
     labels = [method.label for method in METHODS]
+    labels += sorted({spec.method.label for spec in specs} - set(labels) - {BASE.label, OFFLINE.label})
     rows = method_rows(records, labels, seeds)
     stages = stage_rows(records, "DigiRL", seeds)
     ordering = ordering_statement(rows)
@@ -433,7 +445,8 @@ def write_report(report: Path, seeds: Sequence[int], argv: Sequence[str], specs:
                                invocations=len(ledger), this_wall_seconds=outcome.wall_seconds,
                                runs_wall_seconds=runs_wall, executed=len(outcome.executed),
                                reused=len(outcome.reused), failures=failures, plot_name=png.name,
-                               weight_stats=_mean_weight_stats([r for r in records if r.method == "CoSo"]))
+                               weight_stats=_mean_weight_stats([r for r in records if r.method == "CoSo"]),
+                               environment=_environment(specs))
     raw = {
         "command": command,
         "machine": machine,

@@ -11,6 +11,10 @@ every run, e.g. ``--override scale=smoke`` for a first look.
 
     python benchmarks/bench_ablation.py [--seeds 0 1 2] [--jobs 2] [--runs-dir runs/ablation]
                                         [--override key=value ...] [--fresh] [--report PATH.md]
+                                        [--filtered-bc] [--cores N] [--report-only]
+
+``--filtered-bc`` adds a fourth online run per seed (``filteredbc_off2on`` from the same offline checkpoint);
+``--override env=<domain env>`` runs the grid on another domain (the report's title names the environment).
 
 Writes benchmarks/reports/ablation.md, ablation.json (every run's numbers) and ablation.png (learning
 curves and final success per seed). Exits non-zero if a run failed; the report then holds what finished.
@@ -58,6 +62,8 @@ class Settings:
     fresh: bool
     report: Path
     report_only: bool = False
+    filtered_bc: bool = False
+    cores: int | None = None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,9 +97,15 @@ def parse_args(argv: Sequence[str]) -> Settings:
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="the markdown report (.md)")
     parser.add_argument("--report-only", action="store_true",
                         help="launch nothing: report the runs that have finished, list the others as not run")
+    parser.add_argument("--filtered-bc", action="store_true",
+                        help="add Filtered BC (filteredbc_off2on) from the same offline checkpoints and budget")
+    parser.add_argument("--cores", default=None,
+                        help="threads the grid's runs share (default: every core; fewer when something else runs)")
     args = parser.parse_args(list(argv))
     if not re.fullmatch(r"\d+", args.jobs) or int(args.jobs) < 1:
         raise UsageError(f"--jobs takes a positive integer, got {args.jobs!r}")
+    if args.cores is not None and (not re.fullmatch(r"\d+", args.cores) or int(args.cores) < 1):
+        raise UsageError(f"--cores takes a positive integer, got {args.cores!r}")
     for override in args.override:
         key = override.split("=", 1)[0].lstrip("+~")
         if "=" not in override or not key:
@@ -104,7 +116,8 @@ def parse_args(argv: Sequence[str]) -> Settings:
         raise UsageError(f"--report must name a .md file, got {str(args.report)!r}")
     return Settings(seeds=_parse_seeds(args.seeds), jobs=int(args.jobs), runs_dir=args.runs_dir.resolve(),
                     overrides=list(args.override), fresh=args.fresh, report=args.report.resolve(),
-                    report_only=args.report_only)
+                    report_only=args.report_only, filtered_bc=args.filtered_bc,
+                    cores=None if args.cores is None else int(args.cores))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = parse_args(argv)
         if settings.fresh:
             remove_runs_dir(settings.runs_dir)
-        specs = build_specs(settings.runs_dir, settings.seeds, settings.overrides)
+        specs = build_specs(settings.runs_dir, settings.seeds, settings.overrides, settings.filtered_bc)
         check_launch_args(specs)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -129,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(nothing launched)", flush=True)
         return 0
     try:
-        outcome = run_grid(specs, settings.jobs, lambda line: print(line, flush=True))
+        outcome = run_grid(specs, settings.jobs, lambda line: print(line, flush=True), settings.cores)
     except KeyboardInterrupt:
         print("interrupted: the runs this grid started were stopped; rerun the command to resume", file=sys.stderr)
         return 130

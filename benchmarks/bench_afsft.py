@@ -21,6 +21,7 @@ decoding; ``eval_invalid_actions / eval_env_steps`` of the evaluation's metrics 
 
     python benchmarks/bench_afsft.py [--seeds 0 1 2] [--jobs 2] [--runs-dir runs/afsft]
                                      [--override key=value ...] [--fresh] [--report PATH.md] [--report-only]
+                                     [--cores N]
 
 Writes the report (default benchmarks/reports/afsft.md) and a .json of every run's numbers beside it. Runs are
 ``scripts/run.py`` subprocesses scheduled by ``ablation_grid.run_grid`` (a finished run is reused, so rerunning
@@ -268,7 +269,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="delete the runs dir first")
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="the markdown report (.md)")
     parser.add_argument("--report-only", action="store_true", help="launch nothing: report what has finished")
+    parser.add_argument("--cores", type=int, default=None,
+                        help="threads the runs share (default: every core; fewer when something else runs)")
     args = parser.parse_args(list(argv))
+    if args.cores is not None and args.cores < 1:
+        raise UsageError(f"--cores takes a positive integer, got {args.cores}")
     if args.jobs < 1 or not args.seeds or len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
         raise UsageError("--jobs takes a positive integer and --seeds distinct integers >= 0")
     for override in args.override:
@@ -301,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcome = finished_outcome(specs)
     else:
         try:
-            outcome = run_grid(specs, args.jobs, lambda line: print(line, flush=True))
+            outcome = run_grid(specs, args.jobs, lambda line: print(line, flush=True), args.cores)
         except KeyboardInterrupt:
             print("interrupted: the runs this grid started were stopped; rerun the command to resume",
                   file=sys.stderr)

@@ -148,6 +148,7 @@ def test_read_record_and_is_finished(tmp_path: Path) -> None:
     (["--override", "seed=3"], "is set by the grid itself"),
     (["--override", "scale"], "--override takes key=value"),
     (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--cores", "0"], "--cores takes a positive integer, got '0'"),
 ])
 def test_bad_arguments_give_one_line(argv, message, capsys) -> None:
     assert bench.main(argv) == 2
@@ -204,7 +205,7 @@ if config == "digirl_offline" and args["seed"] == "1":
     sys.exit(3)
 run = Path(args["save_path"])
 run.mkdir(parents=True, exist_ok=True)
-final = {"pretrain_base": 0.05, "digirl_offline": 0.1, "digirl_off2on": 0.2, "entropy_off2on": 0.3,
+final = {"pretrain_base": 0.05, "digirl_offline": 0.1, "digirl_off2on": 0.2, "entropy_off2on": 0.3, "filteredbc_off2on": 0.25,
          "coso_off2on": 0.4}[config]
 (run / "metrics.jsonl").write_text(json.dumps({"phase": "online", "env_steps": 8, "success_rate": final}) + "\\n")
 (run / "config.yaml").write_text("scale_name: fake\\ntrain:\\n  online_iterations: 1\\n")
@@ -251,3 +252,26 @@ def test_report_only_launches_nothing_and_lists_unfinished_runs(tmp_path: Path, 
     assert not (runs / "coso" / "seed0").exists()
     text = report.read_text()
     assert "| DigiRL | 20.0 ± — |" in text and "- CoSo seed 0: not run or not finished" in text
+
+
+def test_filtered_bc_runs_from_each_seeds_offline_checkpoint_and_the_title_names_the_environment(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    specs = grid.build_specs(tmp_path, [0, 1], ["env=gym_cards_numberline"], filtered_bc=True)
+    filtered = [spec for spec in specs if spec.method == grid.FILTERED_BC]
+    assert [spec.seed for spec in filtered] == [0, 1]
+    assert all(spec.depends_on == ("offline", spec.seed) and spec.save_path == tmp_path / "filteredbc" / f"seed{spec.seed}"
+               and f"load_path={tmp_path / 'offline' / f'seed{spec.seed}'}" in spec.hydra_args for spec in filtered)
+    assert grid.FILTERED_BC not in {spec.method for spec in grid.build_specs(tmp_path, [0], [])}
+
+    script = tmp_path / "fake_run.py"
+    script.write_text(FAKE_RUN)
+    monkeypatch.setattr(grid, "RUN_SCRIPT", script)
+    runs, report = tmp_path / "runs", tmp_path / "ablation.md"
+    argv = ["--seeds", "0", "--runs-dir", str(runs), "--report", str(report), "--filtered-bc", "--cores", "1",
+            "--override", "env=gym_cards_numberline"]
+    assert bench.main(argv) == 0
+    assert "6/6 runs finished" in capsys.readouterr().out
+    text = report.read_text()
+    assert text.startswith("# Entropy ablation: DigiRL vs naive entropy vs CoSo vs Filtered BC (off2on, "
+                           "env=gym_cards_numberline)")
+    assert "| Filtered BC | 25.0 ± — |" in text
