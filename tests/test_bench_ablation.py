@@ -205,7 +205,8 @@ if config == "digirl_offline" and args["seed"] == "1":
     sys.exit(3)
 run = Path(args["save_path"])
 run.mkdir(parents=True, exist_ok=True)
-final = {"pretrain_base": 0.05, "digirl_offline": 0.1, "digirl_off2on": 0.2, "entropy_off2on": 0.3, "filteredbc_off2on": 0.25,
+final = {"pretrain_base": 0.05, "digirl_offline": 0.1, "digirl_off2on": 0.2, "entropy_off2on": 0.3,
+         "filteredbc_off2on": 0.25,
          "coso_off2on": 0.4}[config]
 (run / "metrics.jsonl").write_text(json.dumps({"phase": "online", "env_steps": 8, "success_rate": final}) + "\\n")
 (run / "config.yaml").write_text("scale_name: fake\\ntrain:\\n  online_iterations: 1\\n")
@@ -259,8 +260,10 @@ def test_filtered_bc_runs_from_each_seeds_offline_checkpoint_and_the_title_names
     specs = grid.build_specs(tmp_path, [0, 1], ["env=gym_cards_numberline"], filtered_bc=True)
     filtered = [spec for spec in specs if spec.method == grid.FILTERED_BC]
     assert [spec.seed for spec in filtered] == [0, 1]
-    assert all(spec.depends_on == ("offline", spec.seed) and spec.save_path == tmp_path / "filteredbc" / f"seed{spec.seed}"
-               and f"load_path={tmp_path / 'offline' / f'seed{spec.seed}'}" in spec.hydra_args for spec in filtered)
+    for spec in filtered:
+        assert spec.depends_on == ("offline", spec.seed)
+        assert spec.save_path == tmp_path / "filteredbc" / f"seed{spec.seed}"
+        assert f"load_path={tmp_path / 'offline' / f'seed{spec.seed}'}" in spec.hydra_args
     assert grid.FILTERED_BC not in {spec.method for spec in grid.build_specs(tmp_path, [0], [])}
 
     script = tmp_path / "fake_run.py"
