@@ -59,6 +59,12 @@ def test_a_seed_is_a_layout_and_a_mission() -> None:
     assert len(missions) > 5 and all(mission.startswith("go to ") for mission in missions)
 
 
+def test_minigrid_rejection_sampling_stays_off_stdout(capsys) -> None:
+    env = BabyAIEnv(LEVELS.get("gotolocal"))
+    env.reset(babyai_task(env.level), 8)  # minigrid rejects a layout of seed 8 and prints why
+    assert capsys.readouterr().out == ""
+
+
 def test_a_task_of_another_level_is_refused() -> None:
     env = BabyAIEnv(LEVELS.get("gotolocal"))
     with pytest.raises(ConfigError, match="env.babyai.level"):

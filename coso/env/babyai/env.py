@@ -21,6 +21,8 @@ its own memory of what it has seen, so it lives with the level rather than in th
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -163,7 +165,9 @@ class BabyAIEnv:
         if not isinstance(goal, BabyAIGoal) or goal.level != self.level.name:
             raise ConfigError(f"task {task.text!r} is not a BabyAI {self.level.name} task (env.babyai.level)")
         self.task = task
-        self.level_env.reset(seed=int(seed) % 2 ** 63)
+        # minigrid prints "Sampling rejected: ..." on stdout for every layout its rejection sampling discards
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.level_env.reset(seed=int(seed) % 2 ** 63)
         self.steps = 0
         self.done = False
         self._previous = None
