@@ -215,6 +215,11 @@ def budget_from_config(config: Mapping[str, Any]) -> dict[str, Any]:
         for part in key.split("."):
             value = value.get(part) if isinstance(value, Mapping) else None
         budget[key] = value
+    env = config.get("env")
+    domain = env.get("domain") if isinstance(env, Mapping) else None
+    if domain not in (None, "phone"):  # the phone's task set means nothing on another domain
+        budget.pop("env.task_set", None)
+        budget["env.domain"] = domain
     return budget
 
 

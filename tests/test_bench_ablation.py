@@ -106,6 +106,8 @@ def test_stage_rows_and_markdown() -> None:
     budget = renderer.budget_from_config({"scale_name": "smoke", "train": {"online_iterations": 1}, "env": {}})
     assert budget["scale_name"] == "smoke" and budget["train.online_iterations"] == 1
     assert budget["env.task_set"] is None and list(budget) == list(renderer.BUDGET_KEYS)
+    other = renderer.budget_from_config({"env": {"domain": "miniwob", "task_set": "webshop"}})
+    assert other["env.domain"] == "miniwob" and "env.task_set" not in other  # the phone's task set is not its budget
     text = renderer.render_markdown(command="python benchmarks/bench_ablation.py", machine=renderer.machine_info(),
                                     budget=budget, budget_source="test", rows=rows, stages=stages,
                                     ordering=renderer.ordering_statement(rows), grid_wall_seconds=12.0,
