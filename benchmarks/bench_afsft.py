@@ -8,6 +8,10 @@ For every seed S, three off2on runs start from the same shared SFT base (built o
 - ``Filtered BC``: imitation of the top trajectories by reward (``filteredbc_off2on``);
 - ``AFSFT``: ``afsft_off2on`` as configured (Q head, TD, advantage filter, epsilon-greedy exploration).
 
+AFSFT's filter switches on after ``algorithm.afsft.beta_warmup_steps`` actor updates (100 in configs/algorithm/afsft.yaml):
+with ``train.offline_actor_epochs`` at or below it the whole offline phase is plain SFT plus the TD loss, so a shorter
+offline phase needs ``--afsft-override algorithm.afsft.beta_warmup_steps=<fewer>``.
+
 The offline phase trains on the demonstrator's noisy episodes (``train.offline_source=demonstrator``,
 ``train.offline_noise``) for ``train.offline_actor_epochs`` updates, then the online phase runs as the scale says.
 Every run uses the same episode rules (invalid action: penalty 1, timeout after 3 in a row with penalty 2) and
@@ -21,7 +25,7 @@ decoding; ``eval_invalid_actions / eval_env_steps`` of the evaluation's metrics 
 
     python benchmarks/bench_afsft.py [--seeds 0 1 2] [--jobs 2] [--runs-dir runs/afsft]
                                      [--override key=value ...] [--fresh] [--report PATH.md] [--report-only]
-                                     [--cores N]
+                                     [--cores N] [--afsft-override key=value ...]
 
 Writes the report (default benchmarks/reports/afsft.md) and a .json of every run's numbers beside it. Runs are
 ``scripts/run.py`` subprocesses scheduled by ``ablation_grid.run_grid`` (a finished run is reused, so rerunning
@@ -99,10 +103,12 @@ def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
-def build_specs(runs_dir: Path, seeds: Sequence[int], overrides: Sequence[str]) -> list[RunSpec]:
+def build_specs(runs_dir: Path, seeds: Sequence[int], overrides: Sequence[str],
+                afsft_overrides: Sequence[str] = ()) -> list[RunSpec]:
     """The shared SFT base (alone, every core), then per seed the three methods' off2on runs; an ``overrides``
     entry replaces the COMMON one of the same key (the scale's sft_steps must be > 0: the base is the warm start,
-    e.g. ``scale=smoke train.sft_steps=20``)."""
+    e.g. ``scale=smoke train.sft_steps=20``); ``afsft_overrides`` go to the AFSFT runs only (its own settings,
+    such as the filter's warm-up against a shorter offline phase)."""
     given = {_key(override) for override in overrides}
     common = [override for override in COMMON if _key(override) not in given]
     shared = [f"train.sft_cache_dir={_hydra_value(str(runs_dir / 'sft_base'))}", *common, *overrides]
@@ -112,7 +118,8 @@ def build_specs(runs_dir: Path, seeds: Sequence[int], overrides: Sequence[str]) 
         for method in METHODS:
             path = runs_dir / method.slug / f"seed{seed}"
             specs.append(RunSpec(method, seed, path, [f"seed={seed}", f"save_path={_hydra_value(str(path))}",
-                                                      *shared, *METHOD_OVERRIDES[method.label]],
+                                                      *shared, *METHOD_OVERRIDES[method.label],
+                                                      *(afsft_overrides if method is AFSFT else ())],
                                  depends_on=(BASE.label, 0)))
     return specs
 
@@ -269,6 +276,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="delete the runs dir first")
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="the markdown report (.md)")
     parser.add_argument("--report-only", action="store_true", help="launch nothing: report what has finished")
+    parser.add_argument("--afsft-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Hydra override for the AFSFT runs only (repeatable), e.g. "
+                             "algorithm.afsft.beta_warmup_steps=50")
     parser.add_argument("--cores", type=int, default=None,
                         help="threads the runs share (default: every core; fewer when something else runs)")
     args = parser.parse_args(list(argv))
@@ -276,7 +286,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         raise UsageError(f"--cores takes a positive integer, got {args.cores}")
     if args.jobs < 1 or not args.seeds or len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
         raise UsageError("--jobs takes a positive integer and --seeds distinct integers >= 0")
-    for override in args.override:
+    for override in [*args.override, *args.afsft_override]:
         key = _key(override)
         if "=" not in override or not key or not re.fullmatch(r"[A-Za-z0-9_.]+", key):
             raise UsageError(f"--override takes key=value, got {override!r}")
@@ -295,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(argv)
         if args.fresh and args.runs_dir.exists():
             shutil.rmtree(args.runs_dir)
-        specs = build_specs(args.runs_dir, args.seeds, args.override)
+        specs = build_specs(args.runs_dir, args.seeds, args.override, args.afsft_override)
         check_launch_args(specs)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)

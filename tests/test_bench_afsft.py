@@ -30,6 +30,9 @@ def test_every_seed_runs_the_three_methods_after_the_shared_base_with_the_same_r
     assert sft.method.config_name == afsft.method.config_name == "afsft_off2on"
     assert "algorithm.afsft.td_coeff=0" in sft.hydra_args and "algorithm.afsft.td_coeff=0" not in afsft.hydra_args
     assert filtered.method.config_name == "filteredbc_off2on"
+    warmup = "algorithm.afsft.beta_warmup_steps=50"
+    own = bench.build_specs(tmp_path, [0], [], afsft_overrides=[warmup])
+    assert [spec.method.label for spec in own if warmup in spec.hydra_args] == ["AFSFT"]
 
 
 def metrics_line(phase: str, successes: int, episodes: int, steps: int, invalid: int) -> str:
@@ -72,7 +75,8 @@ def test_the_report_holds_both_stages_and_every_run(tmp_path) -> None:
     assert json.loads((tmp_path / "report.json").read_text())["per_run"]["AFSFT"]["0"]["offline"]["steps"] == 12
 
 
-@pytest.mark.parametrize("argv, words", [(["--jobs", "0"], "--jobs"), (["--override", "seed=3"], "set by the grid"),
+@pytest.mark.parametrize("argv, words", [(["--jobs", "0"], "--jobs"),
+                                         (["--afsft-override", "nokey"], "--override takes key=value"), (["--override", "seed=3"], "set by the grid"),
                                          (["--override", "nothing"], "key=value"), (["--report", "x.txt"], ".md"),
                                          (["--seeds", "1", "1"], "--seeds")])
 def test_bad_arguments_are_one_line_and_exit_code_2(argv, words, capsys) -> None:
