@@ -129,7 +129,7 @@ document.querySelectorAll('svg [data-wob_ref]').forEach(function (e) {
 });
 var box = document.getElementById('query');
 if (box) box.querySelectorAll('[class]').forEach(function (e) { query.push(e.getAttribute('class')); });
-return {fills: fills, query: query};
+return {fills: fills, query: query, svg: !!document.querySelector('svg'), jquery: !!window.jQuery};
 """
 # True while jQuery animates an element (an accordion section sliding open): a page still moving after an action
 # is read again when it stops. Only jQuery's animations: click-pie's wheel (Raphael) is left as it is, since its
@@ -209,6 +209,7 @@ class BrowserSession:
         self.env = self._call("starting the browser", lambda: gymnasium.make(
             f"miniwob/{task}-v1", render_mode=None, action_space_config=config))
         self.started: set[int] = set()  # the processes it started (killed on close if they outlive the driver)
+        self._extras: dict[str, Any] = {}  # what _EXTRAS_JS read when the episode started
         self._note_processes()
 
     def _note_processes(self) -> None:
@@ -243,7 +244,11 @@ class BrowserSession:
         """A new episode seeded with ``seed``: miniwob's observation."""
         observation, _ = self._call("starting an episode", lambda: self.env.reset(seed=int(seed)))
         self._note_processes()
-        return self._with_extras(observation)
+        observation = self._with_extras(observation)
+        # what the page holds decides what each step reads (a round trip to a loaded browser is not free): the
+        # fills again only where there is an SVG, the animations only where there is jQuery
+        self._extras = observation["coso_extras"]
+        return observation
 
     def step(self, action: WebAction | None) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
         """Perform an action (None: nothing, only read the page): observation, reward, done, info. The action is
@@ -262,11 +267,16 @@ class BrowserSession:
                 environment = self.env.unwrapped
                 self._call(f"performing {action.verb}",
                            lambda: environment.instance.perform(command, environment.action_space_config))
-            self._settle()
+            if self._extras.get("jquery", True):
+                self._settle()
         observation, reward, terminated, truncated, info = self._call(
             "reading the page", lambda: self.env.step({"action_type": 0}))
         done = bool(terminated or truncated)
-        return (observation if done else self._with_extras(observation)), float(reward), done, info
+        if done:
+            return observation, float(reward), done, info
+        if self._extras.get("svg", True):
+            return self._with_extras(observation), float(reward), done, info
+        return {**observation, "coso_extras": self._extras}, float(reward), done, info
 
     def _ctrl_click(self, x: float, y: float) -> None:
         """A click at (x, y) with the Control key held (miniwob has no such action: Selenium's own actions)."""
