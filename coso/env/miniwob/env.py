@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -87,6 +89,7 @@ class Element:
     tampered: bool  # clicked, focused or typed into during this episode
     is_leaf: bool
     bg_color: tuple[float, float, float, float]  # RGBA in [0, 1]
+    fill: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # an SVG shape's or text's fill, RGBA in [0, 1]
 
     @property
     def center(self) -> tuple[float, float]:
@@ -103,6 +106,7 @@ class PageState:
     fields: tuple[tuple[str, str], ...]
     elements: tuple[Element, ...]
     step: int = 0
+    query_classes: tuple[str, ...] = ()  # the class attributes of what the query shows besides text (an icon)
 
 
 def miniwob_task(name: str) -> Task:
@@ -115,7 +119,44 @@ def miniwob_prompt(utterance: str, previous: str | None) -> str:
     return f"Goal: {utterance} Previous action: {previous or 'None'}</s>"
 
 
+# What miniwob's dom_elements leave out and the expert needs, read from the page after each observation: the
+# computed fill of every SVG element (click-shape draws its shapes and letters in colours of their fill) and the
+# class attributes of the query's own elements (click-menu-2 shows an icon in the query, a span of ui-icon classes)
+_EXTRAS_JS = """
+var fills = {}, query = [];
+document.querySelectorAll('svg [data-wob_ref]').forEach(function (e) {
+  fills[e.dataset.wob_ref] = window.getComputedStyle(e).fill;
+});
+var box = document.getElementById('query');
+if (box) box.querySelectorAll('[class]').forEach(function (e) { query.push(e.getAttribute('class')); });
+return {fills: fills, query: query, svg: !!document.querySelector('svg'), jquery: !!window.jQuery};
+"""
+# True while jQuery animates an element (an accordion section sliding open): a page still moving after an action
+# is read again when it stops. Only jQuery's animations: click-pie's wheel (Raphael) is left as it is, since its
+# initially selected item answers a click only while the wheel is still spreading (at rest, the hover that comes
+# before the click redraws it and the click goes astray)
+_ANIMATING_JS = "return !!(window.jQuery && window.jQuery(':animated').length);"
+SETTLE_MAX_S = 1.0  # the longest env.step waits for a page's animation to end after an action
+SETTLE_POLL_S = 0.04
+
+
+def css_rgba(text: str) -> tuple[float, float, float, float]:
+    """An ``rgb(r, g, b)`` / ``rgba(r, g, b, a)`` CSS colour as RGBA in [0, 1]; transparent for anything else."""
+    found = re.fullmatch(r"\s*rgba?\(([^)]*)\)\s*", text or "")
+    try:
+        parts = [float(part) for part in found.group(1).replace("/", ",").replace(" ", ",").split(",") if part] \
+            if found else []
+    except ValueError:
+        parts = []
+    if len(parts) not in (3, 4):
+        return 0.0, 0.0, 0.0, 0.0
+    alpha = parts[3] if len(parts) == 4 else 1.0
+    return parts[0] / 255.0, parts[1] / 255.0, parts[2] / 255.0, alpha
+
+
 def _page_state(task: str, observation: dict[str, Any], step: int) -> PageState:
+    extras = observation.get("coso_extras") or {}
+    fills = {int(ref): css_rgba(str(fill)) for ref, fill in (extras.get("fills") or {}).items()}
     elements = tuple(
         Element(
             ref=int(raw["ref"]), parent=int(raw["parent"]), tag=str(raw["tag"]), text=str(raw["text"]),
@@ -125,11 +166,13 @@ def _page_state(task: str, observation: dict[str, Any], step: int) -> PageState:
             height=float(np.asarray(raw["height"]).reshape(-1)[0]),
             focused=bool(raw["flags"][0]), tampered=bool(raw["flags"][1]), is_leaf=bool(raw["flags"][3]),
             bg_color=tuple(float(channel) for channel in np.asarray(raw["bg_color"]).reshape(-1)[:4]),  # type: ignore[arg-type]
+            fill=fills.get(int(raw["ref"]), (0.0, 0.0, 0.0, 0.0)),
         )
         for raw in observation.get("dom_elements", ())
     )
     fields = tuple((str(key), str(value)) for key, value in observation.get("fields", ()))
-    return PageState(task, str(observation.get("utterance", "")), fields, elements, step)
+    query_classes = tuple(str(classes) for classes in extras.get("query") or ())
+    return PageState(task, str(observation.get("utterance", "")), fields, elements, step, query_classes)
 
 
 def find_browser(chrome_binary: str = "", chromedriver: str = "") -> tuple[str, str]:
@@ -166,6 +209,7 @@ class BrowserSession:
         self.env = self._call("starting the browser", lambda: gymnasium.make(
             f"miniwob/{task}-v1", render_mode=None, action_space_config=config))
         self.started: set[int] = set()  # the processes it started (killed on close if they outlive the driver)
+        self._extras: dict[str, Any] = {}  # what _EXTRAS_JS read when the episode started
         self._note_processes()
 
     def _note_processes(self) -> None:
@@ -200,18 +244,66 @@ class BrowserSession:
         """A new episode seeded with ``seed``: miniwob's observation."""
         observation, _ = self._call("starting an episode", lambda: self.env.reset(seed=int(seed)))
         self._note_processes()
+        observation = self._with_extras(observation)
+        # what the page holds decides what each step reads (a round trip to a loaded browser is not free): the
+        # fills again only where there is an SVG, the animations only where there is jQuery
+        self._extras = observation["coso_extras"]
         return observation
 
     def step(self, action: WebAction | None) -> tuple[dict[str, Any], float, bool, dict[str, Any]]:
-        """Perform an action (None: nothing, only read the page): observation, reward, done, info."""
-        command: dict[str, Any] = {"action_type": 0}
-        if action is not None and action.verb == "click":
-            command = {"action_type": 1, "coords": np.array([action.x, action.y], dtype=np.float32)}
-        elif action is not None and action.verb == "type":
-            command = {"action_type": 2, "text": action.text}
+        """Perform an action (None: nothing, only read the page): observation, reward, done, info. The action is
+        performed first (miniwob's own coordinate click and typing; Selenium's for ``ctrl_click``), then a page
+        that still animates (jQuery's ``:animated``) is given up to ``SETTLE_MAX_S`` to come to rest, then the
+        page is read once, so the observation shows where things stopped."""
+        if action is not None:
+            command: dict[str, Any] = {"action_type": 0}
+            if action.verb == "click":
+                command = {"action_type": 1, "coords": np.array([action.x, action.y], dtype=np.float32)}
+            elif action.verb == "type":
+                command = {"action_type": 2, "text": action.text}
+            if action.verb == "ctrl_click":
+                self._call("performing ctrl_click", lambda: self._ctrl_click(action.x, action.y))
+            else:
+                environment = self.env.unwrapped
+                self._call(f"performing {action.verb}",
+                           lambda: environment.instance.perform(command, environment.action_space_config))
+            if self._extras.get("jquery", True):
+                self._settle()
         observation, reward, terminated, truncated, info = self._call(
-            f"performing {action.verb if action else 'nothing'}", lambda: self.env.step(command))
-        return observation, float(reward), bool(terminated or truncated), info
+            "reading the page", lambda: self.env.step({"action_type": 0}))
+        done = bool(terminated or truncated)
+        if done:
+            return observation, float(reward), done, info
+        if self._extras.get("svg", True):
+            return self._with_extras(observation), float(reward), done, info
+        return {**observation, "coso_extras": self._extras}, float(reward), done, info
+
+    def _ctrl_click(self, x: float, y: float) -> None:
+        """A click at (x, y) with the Control key held (miniwob has no such action: Selenium's own actions)."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        if self.driver.execute_script("return WOB_DONE_GLOBAL;"):
+            return  # the page already ended the episode: nothing to click (as miniwob's own actions do)
+        chain = ActionChains(self.driver, duration=0)
+        chain.key_down(Keys.CONTROL)
+        chain.w3c_actions.pointer_action.move_to_location(int(x), int(y))
+        chain.w3c_actions.key_action.pause(0)
+        chain.click()
+        chain.key_up(Keys.CONTROL)
+        chain.perform()
+
+    def _settle(self) -> None:
+        """Wait (at most ``SETTLE_MAX_S``) while jQuery animates the page."""
+        deadline = time.monotonic() + SETTLE_MAX_S
+        while (time.monotonic() < deadline and self._call(
+                "reading the page's animations", lambda: bool(self.driver.execute_script(_ANIMATING_JS)))):
+            time.sleep(SETTLE_POLL_S)
+
+    def _with_extras(self, observation: dict[str, Any]) -> dict[str, Any]:
+        """The observation with what miniwob's DOM reading leaves out (``_EXTRAS_JS``) under ``coso_extras``."""
+        extras = self._call("reading the page's extras", lambda: self.driver.execute_script(_EXTRAS_JS))
+        return {**observation, "coso_extras": extras if isinstance(extras, dict) else {}}
 
     def process_ids(self) -> list[int]:
         """ChromeDriver's process id and those of every process under it (the browser and its helpers)."""
@@ -341,8 +433,7 @@ class MiniWoBEnv:
 
     def _observe(self) -> Observation:
         assert self.task is not None and self._state is not None
-        state = PageState(self._state.task, self._state.utterance, self._state.fields, self._state.elements,
-                          self.steps)
+        state = replace(self._state, step=self.steps)
         return Observation(state.utterance, self._screenshot.copy(), self._previous, self.steps, state,
                            text_prompt=miniwob_prompt(state.utterance, self._previous))
 

@@ -1,12 +1,14 @@
-"""The MiniWoB++ action text, both ways: ``click(x, y)`` and ``type("text")``.
+"""The MiniWoB++ action text, both ways: ``click(x, y)``, ``ctrl_click(x, y)`` and ``type("text")``.
 
 ``x`` and ``y`` are pixel coordinates in the task's screenshot (160 x 210: ``x`` from the left edge, ``y`` from
 the top), integers or decimals, which is what MiniWoB++'s coordinate click takes (CSS pixels of the task area).
 The text of ``type`` is a JSON string literal (so quotes and backslashes are escaped) of at most 64 printable
 characters of the Basic Multilingual Plane outside the private-use area (the WebDriver key codes live there,
 and ChromeDriver refuses characters beyond the BMP). The verb's case and the spaces around the parts do not
-matter; anything else is an invalid action with its reason. The parser never raises. The two verbs are CoSo's
-causal labels, plus ``<invalid>`` for a text that names neither.
+matter; anything else is an invalid action with its reason. The parser never raises. ``ctrl_click(x, y)`` is a
+click with the Control key held, the one thing click-scroll-list asks that a plain click cannot do (a second
+option of a multiple-selection list; a plain click replaces the selection). The three verbs are CoSo's causal
+labels, plus ``<invalid>`` for a text that names none.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ SCREEN_WIDTH = 160  # miniwob.constants.TASK_WIDTH: the task area of every non-f
 SCREEN_HEIGHT = 210  # miniwob.constants.TASK_HEIGHT
 MAX_TYPED_CHARS = 64  # miniwob.constants.TYPING_MAX_LENGTH
 MAX_ACTION_CHARS = 8192  # longer texts are not actions a policy wrote (as coso.actions.MAX_ACTION_CHARS)
-VERBS = ("click", "type")
+VERBS = ("click", "type", "ctrl_click")
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
-_CLICK = re.compile(rf"^click\s*\(\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)$", re.IGNORECASE)
+_CLICK = re.compile(rf"^(click|ctrl_click)\s*\(\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)$", re.IGNORECASE)
 _TYPE = re.compile(r"^type\s*\(\s*(.*)\)$", re.IGNORECASE | re.DOTALL)
 _DECODER = json.JSONDecoder()
 
@@ -46,6 +48,11 @@ class WebAction:
 def format_click(x: float, y: float) -> str:
     """The action text of a click at pixel ``(x, y)`` (whole pixels)."""
     return f"click({int(round(x))}, {int(round(y))})"
+
+
+def format_ctrl_click(x: float, y: float) -> str:
+    """The action text of a click with the Control key held at pixel ``(x, y)`` (whole pixels)."""
+    return f"ctrl_click({int(round(x))}, {int(round(y))})"
 
 
 def format_type(text: str) -> str:
@@ -88,21 +95,21 @@ def parse_web_action(text: object) -> WebAction:
         stripped = text.strip()
         click = _CLICK.match(stripped)
         if click:
-            x, y = float(click.group(1)), float(click.group(2))
+            verb, x, y = click.group(1).lower(), float(click.group(2)), float(click.group(3))
             if not (0.0 <= x < SCREEN_WIDTH and 0.0 <= y < SCREEN_HEIGHT):
-                return WebAction(None, reason=f"click({x:g}, {y:g}) is outside the {SCREEN_WIDTH}x{SCREEN_HEIGHT} "
+                return WebAction(None, reason=f"{verb}({x:g}, {y:g}) is outside the {SCREEN_WIDTH}x{SCREEN_HEIGHT} "
                                               "screen")
-            return WebAction("click", x=x, y=y)
+            return WebAction(verb, x=x, y=y)
         typed = _TYPE.match(stripped)
         if typed:
             return _parse_type(typed.group(1))
-        return WebAction(None, reason='expected click(x, y) or type("text")')
+        return WebAction(None, reason='expected click(x, y), ctrl_click(x, y) or type("text")')
     except Exception as error:  # a parser bug must never crash a rollout
         return WebAction(None, reason=f"parser error: {type(error).__name__}: {error}")
 
 
 class WebGrammar:
-    """The MiniWoB++ grammar for the causal model: the two verbs are the classes; unparseable -> the last one."""
+    """The MiniWoB++ grammar for the causal model: the three verbs are the classes; unparseable -> the last one."""
 
     name = "miniwob"
     action_classes: tuple[str, ...] = VERBS + ("<invalid>",)
