@@ -21,13 +21,13 @@ its own memory of what it has seen, so it lives with the level rather than in th
 
 from __future__ import annotations
 
-import contextlib
-import io
+import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium
 import minigrid  # noqa: F401  (registers the BabyAI levels with gymnasium)
+from minigrid.envs.babyai.core import roomgrid_level
 from minigrid.utils.baby_ai_bot import BabyAIBot
 from PIL import Image
 
@@ -36,6 +36,18 @@ from coso.env.base import Observation, StepResult
 from coso.env.tasks import Goal, Task
 from coso.errors import ConfigError
 from coso.registry import Registry
+
+_LOG = logging.getLogger(__name__)
+
+
+def _minigrid_note(*parts: object, **_: object) -> None:
+    """minigrid's level generator prints a line on stdout for every layout its rejection sampling discards: those
+    lines go to the debug log instead (the name ``print`` in that one module only; redirecting stdout would not be
+    safe with the env pool's threads)."""
+    _LOG.debug(" ".join(str(part) for part in parts))
+
+
+roomgrid_level.print = _minigrid_note  # type: ignore[attr-defined]
 
 REWARD_MODES = ("success", "game")
 TILE_PIXELS = 32  # 7 cells x 32 pixels: a 224 x 224 view, the size of Gym Cards' table
@@ -165,9 +177,7 @@ class BabyAIEnv:
         if not isinstance(goal, BabyAIGoal) or goal.level != self.level.name:
             raise ConfigError(f"task {task.text!r} is not a BabyAI {self.level.name} task (env.babyai.level)")
         self.task = task
-        # minigrid prints "Sampling rejected: ..." on stdout for every layout its rejection sampling discards
-        with contextlib.redirect_stdout(io.StringIO()):
-            self.level_env.reset(seed=int(seed) % 2 ** 63)
+        self.level_env.reset(seed=int(seed) % 2 ** 63)
         self.steps = 0
         self.done = False
         self._previous = None
