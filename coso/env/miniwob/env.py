@@ -269,8 +269,10 @@ class BrowserSession:
                            lambda: environment.instance.perform(command, environment.action_space_config))
             if self._extras.get("jquery", True):
                 self._settle()
+        # miniwob's step with no action (None) only reads the page; its no-op action would be refused with a
+        # logged warning on a page the action just ended
         observation, reward, terminated, truncated, info = self._call(
-            "reading the page", lambda: self.env.step({"action_type": 0}))
+            "reading the page", lambda: self.env.unwrapped.step(None))
         done = bool(terminated or truncated)
         if done:
             return observation, float(reward), done, info
