@@ -140,6 +140,18 @@ SETTLE_MAX_S = 1.0  # the longest env.step waits for a page's animation to end a
 SETTLE_POLL_S = 0.04
 
 
+class _EndedPageNoOp(logging.Filter):
+    """Drops miniwob's warning that its no-op action was refused on a page that had just ended: each step reads the
+    page with that no-op after performing the action, so the warning would come once per finished episode."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.module == "selenium_instance" and str(record.msg).startswith("Cannot call")
+                    and isinstance(record.args, tuple) and "'action_type': 0}" in str(record.args[:1]))
+
+
+logging.getLogger().addFilter(_EndedPageNoOp())  # miniwob warns through the root logger
+
+
 def css_rgba(text: str) -> tuple[float, float, float, float]:
     """An ``rgb(r, g, b)`` / ``rgba(r, g, b, a)`` CSS colour as RGBA in [0, 1]; transparent for anything else."""
     found = re.fullmatch(r"\s*rgba?\(([^)]*)\)\s*", text or "")
@@ -269,10 +281,8 @@ class BrowserSession:
                            lambda: environment.instance.perform(command, environment.action_space_config))
             if self._extras.get("jquery", True):
                 self._settle()
-        # miniwob's step with no action (None) only reads the page; its no-op action would be refused with a
-        # logged warning on a page the action just ended
         observation, reward, terminated, truncated, info = self._call(
-            "reading the page", lambda: self.env.unwrapped.step(None))
+            "reading the page", lambda: self.env.step({"action_type": 0}))
         done = bool(terminated or truncated)
         if done:
             return observation, float(reward), done, info
