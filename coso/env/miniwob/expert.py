@@ -7,10 +7,8 @@ between steps: progress shows in the DOM (a ticked box, an expanded section, the
 selected option's background, a clicked button's ``tampered`` flag). A planner returns None when the page shows
 nothing it can act on; the expert then clicks the page's Submit button if there is one, else the screen's centre
 (which opens click-pie's wheel). It reads only what the page shows, never a task's answer variable.
-Measured in docs/domains.md ("Expert, measured"; seeds 100-119): before these planners, 0/20 on click-shape and
--scroll-list, 4-14/20 on click-menu-2, -checkboxes-soft, -menu, -collapsible-2, -collapsible; with them, 19-20/20 on
-click-menu-2, -collapsible, -collapsible-2, -pie and 5/5 on seeds 100-104 for the other four on a lightly loaded
-machine, 11-17/20 for click-shape, -scroll-list, -checkboxes-soft on a heavily loaded one (the tasks' clocks ran out).
+Measured in docs/domains.md ("Expert, measured"), alone on the machine: 557/560 on the 28 tasks (seeds 100-119),
+154/160 on the eight hardest (seeds 200-219); click-pie, -shape and -scroll-list are at 17-20/20, timing-sensitive.
 Noise (``noise``, a probability per step) replaces the expert's action by a click at a random point.
 """
 
