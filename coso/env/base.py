@@ -9,7 +9,8 @@ success, an unparseable action ends the episode, a step limit per task set).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
@@ -180,6 +181,25 @@ class ParsedText(Protocol):
     @property
     def reason(self) -> str:
         """Why the text holds no action ("" when it does)."""
+
+
+class NoisyExpert:
+    """What a domain's scripted expert shares: a noise level in [0, 1] checked once, its seeded random stream, and
+    ``act`` over a batch as ``act_one`` per observation (the subclass plans one observation)."""
+
+    def __init__(self, noise: float = 0.0, seed: int = 0) -> None:
+        if not 0.0 <= float(noise) <= 1.0:
+            raise ConfigError(f"demonstrator noise level {noise!r} must be a number in [0, 1] (0 = a perfect expert)")
+        self.noise = float(noise)
+        self.rng = random.Random(seed)
+
+    def act(self, observations: Sequence[Observation], tasks: Sequence[Task]) -> list[str]:
+        """One action text per observation, planned from the state the environment exposes."""
+        return [self.act_one(observation) for observation in observations]
+
+    def act_one(self, observation: Observation) -> str:
+        """The expert's action text for one observation."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)

@@ -9,30 +9,16 @@ demonstrations; the bot then replans from the action taken (its advising mode).
 
 from __future__ import annotations
 
-import random
-from collections.abc import Sequence
-
 from coso.env.babyai.env import BabyAIState
 from coso.env.babyai.grammar import ACTIONS, format_answer
-from coso.env.base import Observation
-from coso.env.tasks import Task
+from coso.env.base import NoisyExpert, Observation
 from coso.errors import ConfigError
 
 FALLBACK_ACTION = "done"  # minigrid's no-op, answered when the bot gave up on a state
 
 
-class BabyAIExpert:
+class BabyAIExpert(NoisyExpert):
     """minigrid's BabyAI bot as an Agent (``act``) over BabyAI observations, optionally noisy."""
-
-    def __init__(self, noise: float = 0.0, seed: int = 0) -> None:
-        if not 0.0 <= float(noise) <= 1.0:
-            raise ConfigError(f"demonstrator noise level {noise!r} must be a number in [0, 1] (0 = a perfect expert)")
-        self.noise = float(noise)
-        self.rng = random.Random(seed)
-
-    def act(self, observations: Sequence[Observation], tasks: Sequence[Task]) -> list[str]:
-        """One answer per observation, the bot's suggestion from the state the environment exposes."""
-        return [self.act_one(observation) for observation in observations]
 
     def act_one(self, observation: Observation) -> str:
         """The expert's answer (a random action word with probability ``noise``)."""

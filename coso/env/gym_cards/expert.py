@@ -8,11 +8,10 @@ expert's action by a uniformly drawn action of the game, standing in for imperfe
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from coso.env.base import Observation
+from coso.env.base import NoisyExpert, Observation
 from coso.env.gym_cards.grammar import format_answer
 from coso.env.gym_cards.rules import (
     BlackjackState,
@@ -23,7 +22,6 @@ from coso.env.gym_cards.rules import (
     rank_name,
     solve_24,
 )
-from coso.env.tasks import Task
 from coso.errors import ConfigError
 from coso.registry import Registry
 
@@ -82,20 +80,13 @@ def _blackjack(state: BlackjackState) -> tuple[str, str]:
     return action, f"{'soft ' if soft else ''}{total} against {rank_name(state.dealer[0].rank)}: {action}"
 
 
-class CardsExpert:
+class CardsExpert(NoisyExpert):
     """The scripted expert of one game, optionally noisy; an Agent (``act``) over Gym Cards observations."""
 
     def __init__(self, game: str, actions: Sequence[str], noise: float = 0.0, seed: int = 0) -> None:
-        if not 0.0 <= float(noise) <= 1.0:
-            raise ConfigError(f"demonstrator noise level {noise!r} must be a number in [0, 1] (0 = a perfect expert)")
+        super().__init__(noise, seed)
         self.plan = PLANNERS.get(game, "(coso.env.gym_cards.expert)")
         self.actions = tuple(actions)
-        self.noise = float(noise)
-        self.rng = random.Random(seed)
-
-    def act(self, observations: Sequence[Observation], tasks: Sequence[Task]) -> list[str]:
-        """One answer per observation, planned from the game state the environment exposes."""
-        return [self.act_one(observation) for observation in observations]
 
     def act_one(self, observation: Observation) -> str:
         """The expert's answer (a random action with probability ``noise``)."""

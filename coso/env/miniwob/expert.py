@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import colorsys
 import math
-import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from coso.env.base import Observation
+from coso.env.base import NoisyExpert, Observation
 from coso.env.miniwob.env import Element, PageState
 from coso.env.miniwob.grammar import SCREEN_HEIGHT, SCREEN_WIDTH, format_click, format_ctrl_click, format_type
-from coso.env.tasks import Task
 from coso.errors import ConfigError
 from coso.registry import Registry
 
@@ -488,19 +486,12 @@ def _checkboxes_soft(state: PageState) -> str | None:
     return _select_and_submit(state, wanted, "input_checkbox")
 
 
-class MiniWoBExpert:
+class MiniWoBExpert(NoisyExpert):
     """The scripted expert of one MiniWoB++ task, optionally noisy; an Agent (``act``) over MiniWoB++ pages."""
 
     def __init__(self, task: str, noise: float = 0.0, seed: int = 0) -> None:
-        if not 0.0 <= float(noise) <= 1.0:
-            raise ConfigError(f"demonstrator noise level {noise!r} must be a number in [0, 1] (0 = a perfect expert)")
+        super().__init__(noise, seed)
         self.plan = PLANNERS.get(task, "(coso.env.miniwob.expert)")
-        self.noise = float(noise)
-        self.rng = random.Random(seed)
-
-    def act(self, observations: Sequence[Observation], tasks: Sequence[Task]) -> list[str]:
-        """One action text per observation, planned from the page the environment exposes."""
-        return [self.act_one(observation) for observation in observations]
 
     def act_one(self, observation: Observation) -> str:
         """The expert's action (a random click with probability ``noise``)."""
